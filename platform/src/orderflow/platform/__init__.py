@@ -1,0 +1,1 @@
+"""orderflow platform: what the platform team runs."""

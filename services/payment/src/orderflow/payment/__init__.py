@@ -1,0 +1,1 @@
+"""orderflow payment service."""

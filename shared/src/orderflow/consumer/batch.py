@@ -1,0 +1,120 @@
+"""One SQS batch through a service's domain, with partial batch responses.
+
+A record that fails is recorded in the failure ledger (why, with a fingerprint) and raised, so
+Powertools reports its messageId in ``batchItemFailures``: only that record returns to the queue,
+the others are deleted. A record is never acknowledged before its work is durable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from orderflow.contracts.events import EventEnvelope
+from orderflow.contracts.parsing import parse_sqs_record
+from orderflow.contracts.routing import consumed_by
+from orderflow.failures.ledger import FailureLedger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Tracer
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+EventHandler = Callable[[Any], None]
+"""The domain entry point: takes one parsed contract, raises to fail the record."""
+
+FAILURE_LEDGER_ENV = "FAILURE_LEDGER_TABLE"
+
+
+class UnexpectedEventError(Exception):
+    """An event reached a service the routing table does not route it to."""
+
+
+class SqsConsumer:
+    """Runs a service's event handler over an SQS batch event."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        logger: Logger,
+        tracer: Tracer,
+        failure_ledger: FailureLedger | None = None,
+    ) -> None:
+        self.service = service
+        self.accepts = consumed_by(service)
+        self._logger = logger
+        self._tracer = tracer
+        self._ledger = failure_ledger
+        self._ledger_resolved = failure_ledger is not None
+
+    @property
+    def failure_ledger(self) -> FailureLedger | None:
+        """The ledger named by FAILURE_LEDGER_TABLE, built on first use (None when unset)."""
+        if not self._ledger_resolved:
+            table = os.environ.get(FAILURE_LEDGER_ENV)
+            self._ledger = FailureLedger(table) if table else None
+            self._ledger_resolved = True
+        return self._ledger
+
+    def process(
+        self, event: dict[str, Any], context: LambdaContext, handle: EventHandler
+    ) -> PartialItemFailureResponse:
+        """Process every record of ``event``; return the partial batch response."""
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        return process_partial_response(
+            event=event,
+            record_handler=lambda record: self._one(record, handle),
+            processor=processor,
+            context=context,
+        )
+
+    def _one(self, record: SQSRecord, handle: EventHandler) -> None:
+        contract: EventEnvelope | None = None
+        try:
+            contract = parse_sqs_record(record.raw_event)
+            if contract.TYPE not in self.accepts:
+                raise UnexpectedEventError(f"{self.service} is not routed {contract.TYPE}")
+            with self._tracer.provider.in_subsegment(f"## {contract.TYPE}") as subsegment:
+                subsegment.put_annotation("order_id", contract.order_id)
+                subsegment.put_annotation("event_type", contract.TYPE)
+                subsegment.put_annotation("service", self.service)
+                handle(contract)
+        except Exception as exc:
+            self._record_failure(record, contract, exc)
+            raise
+
+    def _record_failure(
+        self, record: SQSRecord, contract: EventEnvelope | None, error: Exception
+    ) -> None:
+        receive_count = int(record.attributes.approximate_receive_count or 0)
+        details = {
+            "message_id": record.message_id,
+            "event_type": contract.TYPE if contract else "",
+            "order_id": contract.order_id if contract else "",
+            "receive_count": receive_count,
+        }
+        ledger = self.failure_ledger
+        fingerprint = ""
+        if ledger is not None:
+            try:
+                fingerprint = ledger.record(service=self.service, error=error, **details)  # type: ignore[arg-type]
+            except Exception:
+                # The record fails either way; a ledger outage must not hide the original error.
+                self._logger.exception("failure ledger write failed", extra=details)
+        self._logger.warning(
+            "record failed",
+            extra={
+                **details,
+                "error": f"{type(error).__name__}: {error}",
+                "fingerprint": fingerprint,
+            },
+        )

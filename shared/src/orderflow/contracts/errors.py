@@ -1,0 +1,23 @@
+"""Typed errors for messages that cannot become a contract. Each says what was wrong."""
+
+from __future__ import annotations
+
+
+class ContractError(Exception):
+    """Base: a message could not be turned into an orderflow event."""
+
+
+class MalformedMessageError(ContractError):
+    """The body is not JSON, not an object, or neither an SNS notification nor a raw event."""
+
+
+class UnknownEventTypeError(ContractError):
+    """The message names an ``event_type`` that no contract defines."""
+
+    def __init__(self, event_type: object) -> None:
+        super().__init__(f"unknown event_type {event_type!r}")
+        self.event_type = event_type
+
+
+class ContractViolationError(ContractError):
+    """The event_type is known but the fields break its contract."""

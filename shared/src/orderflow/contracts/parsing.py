@@ -1,0 +1,86 @@
+"""Turn SQS record bodies into contracts.
+
+A body is either an SNS notification (raw message delivery off, the default) whose ``Message``
+holds the event, or the event itself (raw delivery on). Anything else is rejected with a typed
+error, never coerced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from orderflow.contracts.errors import (
+    ContractViolationError,
+    MalformedMessageError,
+    UnknownEventTypeError,
+)
+from orderflow.contracts.events import EVENT_TYPES, OrderEvent
+
+_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
+
+
+def event_json(body: str) -> str:
+    """The event document inside an SQS body, unwrapping an SNS notification if there is one."""
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise MalformedMessageError(f"body is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedMessageError(f"body is JSON {type(document).__name__}, not an object")
+    if document.get("Type") == "Notification":
+        message = document.get("Message")
+        if not isinstance(message, str):
+            raise MalformedMessageError("SNS notification has no string Message")
+        return message
+    if "event_type" in document:
+        return body
+    raise MalformedMessageError("body is neither an SNS notification nor an orderflow event")
+
+
+def parse_event(event_document: str) -> OrderEvent:
+    """Validate one event document (JSON text) against its contract."""
+    try:
+        return _ADAPTER.validate_json(event_document)
+    except ValidationError as exc:
+        raise _classify(exc, event_document) from exc
+
+
+def parse_body(body: str) -> OrderEvent:
+    """Parse an SQS message body (SNS-wrapped or raw) into its contract."""
+    return parse_event(event_json(body))
+
+
+def parse_sqs_record(record: Mapping[str, Any]) -> OrderEvent:
+    """Parse one record of a Lambda SQS event into its contract."""
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise MalformedMessageError("SQS record has no string body")
+    return parse_body(body)
+
+
+def _classify(exc: ValidationError, document: str) -> Exception:
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return MalformedMessageError(f"event is not JSON: {first['msg']}")
+    if first["type"] == "model_attributes_type":
+        return MalformedMessageError("event is not a JSON object")
+    if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        event_type = _event_type_of(document)
+        if event_type not in EVENT_TYPES:
+            return UnknownEventTypeError(event_type)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'][1:]) or '<event>'}: {e['msg']}" for e in exc.errors()
+    )
+    return ContractViolationError(f"{_event_type_of(document)}: {problems}")
+
+
+def _event_type_of(document: str) -> object:
+    try:
+        parsed = json.loads(document)
+    except json.JSONDecodeError:
+        return None
+    return parsed.get("event_type") if isinstance(parsed, dict) else None

@@ -1,0 +1,61 @@
+"""Run an external side effect at most once per business key (Powertools idempotency)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+REDRIVE_WINDOW_SECONDS = DLQ_RETENTION_SECONDS + 24 * 3600
+"""How long a completed effect is remembered: longer than a message can wait in a DLQ."""
+
+
+class OnceOnly:
+    """Runs ``effect`` once per key; later calls with the same key return the stored result.
+
+    A concurrent second attempt raises Powertools' ``IdempotencyAlreadyInProgressError`` so its
+    record fails and retries later, when it sees the first attempt's result. An effect that
+    raises is not remembered, so a retry runs it again: the effect itself must be safe to retry
+    (an idempotency key at the provider), which is why keys are business identities.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: DynamoDBClient | None = None,
+        expires_after_seconds: int = REDRIVE_WINDOW_SECONDS,
+    ) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        self.table_name = table_name
+        self._config = IdempotencyConfig(
+            event_key_jmespath="key",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=expires_after_seconds,
+        )
+        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+        self._run: Callable[..., dict[str, Any]] = idempotent_function(
+            data_keyword_argument="request", config=self._config, persistence_store=store
+        )(_run_effect)
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """Tie in-progress records to the invocation's deadline (required by Powertools)."""
+        self._config.register_lambda_context(context)
+
+    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result."""
+        return self._run(request={"key": key}, effect=effect)
+
+
+def _run_effect(request: dict[str, str], effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    del request  # the key only; Powertools hashes it
+    return effect()

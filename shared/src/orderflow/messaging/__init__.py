@@ -1,0 +1,7 @@
+"""Publishing contracts to the order-events topic."""
+
+from __future__ import annotations
+
+from orderflow.messaging.publisher import EventPublisher, PublishError
+
+__all__ = ["EventPublisher", "PublishError"]

@@ -1,0 +1,21 @@
+"""Logger, Tracer and Metrics for a service, with customer emails masked in every log line."""
+
+from __future__ import annotations
+
+from orderflow.observability.setup import (
+    METRICS_NAMESPACE,
+    MaskingFormatter,
+    build_logger,
+    build_metrics,
+    build_tracer,
+    mask_emails,
+)
+
+__all__ = [
+    "METRICS_NAMESPACE",
+    "MaskingFormatter",
+    "build_logger",
+    "build_metrics",
+    "build_tracer",
+    "mask_emails",
+]

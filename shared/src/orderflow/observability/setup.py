@@ -1,0 +1,52 @@
+"""Powertools setup shared by every service.
+
+Masking happens on the serialised log line, so an email can not leak through any field,
+extra key or exception message, however it got there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+
+METRICS_NAMESPACE = "orderflow"
+_EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-])[A-Za-z0-9.\-]*")
+
+
+def mask_emails(text: str) -> str:
+    """``jane.doe@example.com`` -> ``j***@e***``: enough to correlate, not to contact."""
+    return _EMAIL.sub(r"\1***@\2***", text)
+
+
+class MaskingFormatter(LambdaPowertoolsFormatter):
+    """Powertools JSON formatter that masks email addresses in the final line."""
+
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
+        return mask_emails(super().serialize(log))
+
+
+def build_logger(service: str) -> Logger:
+    """A Powertools Logger for ``service`` whose output never carries a customer email."""
+    from aws_lambda_powertools import Logger  # noqa: PLC0415
+
+    return Logger(service=service, logger_formatter=MaskingFormatter())
+
+
+def build_tracer(service: str) -> Tracer:
+    """A Powertools Tracer for ``service`` (disabled outside Lambda unless configured)."""
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+    return Tracer(service=service)
+
+
+def build_metrics(service: str) -> Metrics:
+    """EMF metrics in the ``orderflow`` namespace with a ``service`` dimension."""
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+    return Metrics(namespace=METRICS_NAMESPACE, service=service)
