@@ -1,0 +1,1 @@
+"""The local runtime: the whole pipeline on one machine, no AWS account and no Docker."""
