@@ -1,0 +1,127 @@
+"""Contracts parse what AWS delivers and reject every malformed shape with a typed error."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from orderflow.contracts import (
+    ContractViolationError,
+    MalformedMessageError,
+    OrderCreated,
+    UnknownEventTypeError,
+    derived_event_id,
+    parse_body,
+    parse_sqs_record,
+)
+from orderflow.testing import make_order, sqs_record
+
+
+def order_document(**overrides: object) -> dict[str, object]:
+    document = json.loads(make_order("ord-1").model_dump_json())
+    document.update(overrides)
+    return document
+
+
+def test_sns_wrapped_and_raw_bodies_parse_to_the_same_contract() -> None:
+    order = make_order(items=[("sku-1", 2, "9.99"), ("sku-2", 1, "0.02")])
+
+    wrapped = parse_sqs_record(sqs_record(order))
+    raw = parse_sqs_record(sqs_record(order, raw=True))
+
+    assert wrapped == order
+    assert raw == order
+    assert isinstance(wrapped, OrderCreated)
+    assert wrapped.total.amount == Decimal("20.00")
+
+
+def test_money_serialises_as_a_string_and_round_trips_exactly() -> None:
+    order = make_order(items=[("sku-1", 3, "0.10")])
+
+    document = json.loads(order.model_dump_json())
+
+    assert document["total"] == {"amount": "0.30", "currency": "EUR"}
+    assert parse_body(json.dumps(document)).total.amount == Decimal("0.30")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "says"),
+    [
+        ("not json {", MalformedMessageError, "not JSON"),
+        ("[1, 2]", MalformedMessageError, "not an object"),
+        (json.dumps({"hello": "world"}), MalformedMessageError, "neither an SNS notification"),
+        (json.dumps({"Type": "Notification"}), MalformedMessageError, "no string Message"),
+        (
+            json.dumps(order_document(event_type="order.teleported")),
+            UnknownEventTypeError,
+            "teleported",
+        ),
+    ],
+)
+def test_malformed_bodies_raise_their_typed_error(
+    body: str, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says):
+        parse_body(body)
+
+
+def test_missing_field_is_a_contract_violation_naming_the_field() -> None:
+    document = order_document()
+    del document["customer_email"]
+
+    with pytest.raises(ContractViolationError, match="customer_email"):
+        parse_body(json.dumps(document))
+
+
+def test_negative_quantity_is_a_contract_violation() -> None:
+    document = order_document(items=[{"sku": "sku-1", "quantity": -1, "unit_price": "10.00"}])
+
+    with pytest.raises(ContractViolationError, match="quantity"):
+        parse_body(json.dumps(document))
+
+
+def test_float_money_is_rejected() -> None:
+    document = order_document(total={"amount": 10.0, "currency": "EUR"})
+
+    with pytest.raises(ContractViolationError, match="not a JSON float"):
+        parse_body(json.dumps(document))
+
+
+def test_total_must_equal_the_items() -> None:
+    document = order_document(total={"amount": "11.00", "currency": "EUR"})
+
+    with pytest.raises(ContractViolationError, match="does not equal"):
+        parse_body(json.dumps(document))
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ContractViolationError, match="coupon"):
+        parse_body(json.dumps(order_document(coupon="FREE")))
+
+
+def test_naive_timestamps_are_rejected_and_aware_ones_become_utc() -> None:
+    with pytest.raises(ContractViolationError, match="occurred_at"):
+        parse_body(json.dumps(order_document(occurred_at="2026-11-27T10:00:00")))
+
+    parsed = parse_body(json.dumps(order_document(occurred_at="2026-11-27T11:00:00+01:00")))
+
+    assert parsed.occurred_at.isoformat() == "2026-11-27T10:00:00+00:00"
+
+
+def test_contracts_are_frozen() -> None:
+    order = make_order()
+
+    with pytest.raises(ValueError, match="frozen"):
+        order.order_id = "other"  # type: ignore[misc]
+
+
+def test_derived_event_ids_are_deterministic_and_distinct_per_type() -> None:
+    first = derived_event_id("ord-1", "payment.completed")
+
+    assert first == derived_event_id("ord-1", "payment.completed")
+    assert first != derived_event_id("ord-1", "payment.failed")
+    assert first != derived_event_id("ord-2", "payment.completed")
+    assert isinstance(first, uuid.UUID)
