@@ -1,1 +1,33 @@
-"""orderflow analytics service."""
+"""orderflow analytics service: an append-only event store and the projections folded from it."""
+
+from __future__ import annotations
+
+from orderflow.analytics.domain import (
+    STATUS_PRECEDENCE,
+    AnalyticsError,
+    HourlyMetrics,
+    InconsistentOrderError,
+    OrderStatus,
+    OrderView,
+    ProjectionConflictError,
+    Projections,
+    fold_order,
+    hourly_contribution,
+    project,
+    record_event,
+)
+
+__all__ = [
+    "STATUS_PRECEDENCE",
+    "AnalyticsError",
+    "HourlyMetrics",
+    "InconsistentOrderError",
+    "OrderStatus",
+    "OrderView",
+    "ProjectionConflictError",
+    "Projections",
+    "fold_order",
+    "hourly_contribution",
+    "project",
+    "record_event",
+]

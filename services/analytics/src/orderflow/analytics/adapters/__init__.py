@@ -1,0 +1,1 @@
+"""Implementations of the analytics ports: DynamoDB tables and Powertools EMF metrics."""
