@@ -1,1 +1,35 @@
-"""orderflow payment service."""
+"""orderflow payment service: charge each order once, refund it once, publish the outcome."""
+
+from __future__ import annotations
+
+from orderflow.payment.domain import (
+    SERVICE,
+    Cashier,
+    Payment,
+    PaymentOutcome,
+    PaymentRecorded,
+    PaymentStatus,
+    Refund,
+    RefundRecorded,
+    RefundRejected,
+    RefundRejection,
+    RefundRejectionReason,
+    charge_key,
+    refund_key,
+)
+
+__all__ = [
+    "SERVICE",
+    "Cashier",
+    "Payment",
+    "PaymentOutcome",
+    "PaymentRecorded",
+    "PaymentStatus",
+    "Refund",
+    "RefundRecorded",
+    "RefundRejected",
+    "RefundRejection",
+    "RefundRejectionReason",
+    "charge_key",
+    "refund_key",
+]

@@ -1,0 +1,1 @@
+"""Implementations of the payment ports: DynamoDB, the simulated gateway, Powertools telemetry."""

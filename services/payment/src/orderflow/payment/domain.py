@@ -1,0 +1,304 @@
+"""Payment rules: charge each order once, refund it once, publish what happened.
+
+Delivery is at least once, so every step is safe to repeat:
+
+1. the charge runs through ``OnceOnlyEffects`` keyed ``charge-{order_id}`` and the gateway gets
+   the same key, so neither a redelivery nor a crash mid-charge charges twice;
+2. the payment is recorded with a condition, so a replay records nothing new;
+3. the outcome event has an id derived from the order, so a repeated publish is the same event.
+
+A decline is an outcome (``payment.failed``), never an error: the record succeeds. Only an
+unknown outcome at the gateway (``GatewayUnavailableError``) fails the record so it retries.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from orderflow.consumer import UnexpectedEventError
+from orderflow.contracts import (
+    EventEnvelope,
+    Money,
+    OrderCreated,
+    OrderRefunded,
+    PaymentCompleted,
+    PaymentFailed,
+    derived_event_id,
+    utc_now,
+)
+from orderflow.payment.ports import ChargeApproved, ChargeResult
+
+if TYPE_CHECKING:
+    from orderflow.payment.ports import (
+        OnceOnlyEffects,
+        OutcomeObserver,
+        OutcomePublisher,
+        PaymentGateway,
+        PaymentRepository,
+    )
+
+SERVICE = "payment"
+
+
+class PaymentStatus(enum.StrEnum):
+    PAID = "paid"
+    DECLINED = "declined"
+    REFUNDED = "refunded"
+
+
+class RefundRejectionReason(enum.StrEnum):
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_PAID = "not_paid"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    EXCEEDS_CHARGE = "exceeds_charge"
+
+
+class ChargeRecordError(ValueError):
+    """A stored charge result cannot be read back (it was written by something else)."""
+
+
+@dataclass(frozen=True)
+class Payment:
+    """The charge of one order: paid (with the provider's id), declined, or later refunded."""
+
+    order_id: str
+    status: PaymentStatus
+    amount: Money
+    charged_at: datetime
+    payment_id: str | None = None
+    decline_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    order_id: str
+    refund_id: str
+    payment_id: str
+    amount: Money
+    refunded_at: datetime
+
+
+@dataclass(frozen=True)
+class RefundRejection:
+    """A refund request that was not carried out, and why (kept per request event)."""
+
+    order_id: str
+    event_id: UUID
+    reason: RefundRejectionReason
+    amount: Money
+    rejected_at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentRecorded:
+    """An order.created was answered; ``first_time`` is False on a replay."""
+
+    payment: Payment
+    event: PaymentCompleted | PaymentFailed
+    first_time: bool
+
+
+@dataclass(frozen=True)
+class RefundRecorded:
+    refund: Refund
+    first_time: bool
+
+
+@dataclass(frozen=True)
+class RefundRejected:
+    rejection: RefundRejection
+    first_time: bool
+
+
+PaymentOutcome = PaymentRecorded | RefundRecorded | RefundRejected
+
+
+def charge_key(order_id: str) -> str:
+    """Idempotency key of an order's charge, at our side and at the gateway."""
+    return f"charge-{order_id}"
+
+
+def refund_key(order_id: str) -> str:
+    """Idempotency key of an order's refund: one refund per order."""
+    return f"refund-{order_id}"
+
+
+def charge_result_record(result: ChargeResult, at: datetime) -> dict[str, str]:
+    """What is remembered of a charge (JSON), so a replay rebuilds the identical outcome."""
+    if isinstance(result, ChargeApproved):
+        return {"outcome": "approved", "payment_id": result.payment_id, "at": at.isoformat()}
+    return {"outcome": "declined", "decline_code": result.decline_code, "at": at.isoformat()}
+
+
+def payment_from_record(order: OrderCreated, record: dict[str, Any]) -> Payment:
+    """The payment an order's remembered charge result stands for."""
+    try:
+        charged_at = datetime.fromisoformat(record["at"])
+        if record["outcome"] == "approved":
+            return Payment(
+                order_id=order.order_id,
+                status=PaymentStatus.PAID,
+                amount=order.total,
+                charged_at=charged_at,
+                payment_id=str(record["payment_id"]),
+            )
+        if record["outcome"] == "declined":
+            return Payment(
+                order_id=order.order_id,
+                status=PaymentStatus.DECLINED,
+                amount=order.total,
+                charged_at=charged_at,
+                decline_code=str(record["decline_code"]),
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ChargeRecordError(f"charge record of {order.order_id} is unreadable: {exc}") from exc
+    raise ChargeRecordError(f"charge record of {order.order_id} has outcome {record['outcome']!r}")
+
+
+def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | PaymentFailed:
+    """The event announcing a payment; same order and outcome, same event (id and fields)."""
+    if payment.status is PaymentStatus.DECLINED:
+        return PaymentFailed(
+            event_id=derived_event_id(order.order_id, PaymentFailed.TYPE),
+            occurred_at=payment.charged_at,
+            order_id=order.order_id,
+            correlation_id=order.correlation_id,
+            producer=SERVICE,
+            customer_email=order.customer_email,
+            amount=payment.amount,
+            decline_code=payment.decline_code or "declined",
+        )
+    if payment.payment_id is None:
+        raise ChargeRecordError(f"paid order {order.order_id} has no payment id")
+    return PaymentCompleted(
+        event_id=derived_event_id(order.order_id, PaymentCompleted.TYPE),
+        occurred_at=payment.charged_at,
+        order_id=order.order_id,
+        correlation_id=order.correlation_id,
+        producer=SERVICE,
+        customer_email=order.customer_email,
+        payment_id=payment.payment_id,
+        amount=payment.amount,
+    )
+
+
+def refund_rejection_reason(payment: Payment | None, amount: Money) -> RefundRejectionReason | None:
+    """Why a refund of ``amount`` cannot be carried out, or None when it can.
+
+    A refunded payment is not a reason: the request is then a replay and the refund key
+    returns the refund already made.
+    """
+    if payment is None:
+        return RefundRejectionReason.UNKNOWN_ORDER
+    if payment.status is PaymentStatus.DECLINED or payment.payment_id is None:
+        return RefundRejectionReason.NOT_PAID
+    if amount.currency != payment.amount.currency:
+        return RefundRejectionReason.CURRENCY_MISMATCH
+    if amount.amount > payment.amount.amount:
+        return RefundRejectionReason.EXCEEDS_CHARGE
+    return None
+
+
+def refund_from_record(order_id: str, record: dict[str, Any]) -> Refund:
+    """The refund a remembered refund result stands for."""
+    try:
+        return Refund(
+            order_id=order_id,
+            refund_id=str(record["refund_id"]),
+            payment_id=str(record["payment_id"]),
+            amount=Money(amount=Decimal(record["amount"]), currency=record["currency"]),
+            refunded_at=datetime.fromisoformat(record["at"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ChargeRecordError(f"refund record of {order_id} is unreadable: {exc}") from exc
+
+
+class Cashier:
+    """Takes payment for orders and gives it back, exactly once each."""
+
+    def __init__(
+        self,
+        *,
+        gateway: PaymentGateway,
+        repository: PaymentRepository,
+        publisher: OutcomePublisher,
+        once: OnceOnlyEffects,
+        observer: OutcomeObserver,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._gateway = gateway
+        self._repository = repository
+        self._publisher = publisher
+        self._once = once
+        self._observer = observer
+        self._clock = clock
+
+    def handle(self, event: EventEnvelope) -> None:
+        """Act on one event routed to payment; raise to fail (and retry) its record."""
+        outcome: PaymentOutcome
+        if isinstance(event, OrderCreated):
+            outcome = self.charge_order(event)
+        elif isinstance(event, OrderRefunded):
+            outcome = self.refund_order(event)
+        else:
+            raise UnexpectedEventError(f"{SERVICE} does not handle {event.TYPE}")
+        self._observer.observe(outcome)
+
+    def charge_order(self, order: OrderCreated) -> PaymentRecorded:
+        """Charge the order once, record the payment, publish payment.completed or .failed."""
+        key = charge_key(order.order_id)
+
+        def charge() -> dict[str, Any]:
+            result = self._gateway.charge(
+                idempotency_key=key,
+                order_id=order.order_id,
+                amount=order.total,
+                payment_token=order.payment_token,
+            )
+            return charge_result_record(result, self._clock())
+
+        payment = payment_from_record(order, self._once.run(key, charge))
+        first_time = self._repository.record_payment(payment)
+        event = outcome_event(order, payment)
+        # Published on every delivery: a crash may have come between the record and the
+        # publish, and the derived event id lets consumers drop the repeats.
+        self._publisher.publish(event)
+        return PaymentRecorded(payment=payment, event=event, first_time=first_time)
+
+    def refund_order(self, request: OrderRefunded) -> RefundRecorded | RefundRejected:
+        """Refund a paid order once; a refund that cannot be made is recorded as rejected."""
+        payment = self._repository.payment_of(request.order_id)
+        reason = refund_rejection_reason(payment, request.amount)
+        payment_id = payment.payment_id if payment is not None else None
+        if reason is not None or payment_id is None:
+            rejection = RefundRejection(
+                order_id=request.order_id,
+                event_id=request.event_id,
+                reason=reason or RefundRejectionReason.NOT_PAID,
+                amount=request.amount,
+                rejected_at=self._clock(),
+            )
+            first_time = self._repository.record_refund_rejection(rejection)
+            return RefundRejected(rejection=rejection, first_time=first_time)
+        key = refund_key(request.order_id)
+
+        def refund() -> dict[str, Any]:
+            refund_id = self._gateway.refund(
+                idempotency_key=key, payment_id=payment_id, amount=request.amount
+            )
+            return {
+                "refund_id": refund_id,
+                "payment_id": payment_id,
+                "amount": str(request.amount.amount),
+                "currency": request.amount.currency,
+                "at": self._clock().isoformat(),
+            }
+
+        made = refund_from_record(request.order_id, self._once.run(key, refund))
+        return RefundRecorded(refund=made, first_time=self._repository.record_refund(made))

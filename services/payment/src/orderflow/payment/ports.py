@@ -1,0 +1,113 @@
+"""What the payment domain needs from the outside world.
+
+The gateway port is shaped like a card provider with idempotency keys (Stripe-like): the same key
+sent twice returns the first answer instead of charging again, so a real provider drops in behind
+it without the domain changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from orderflow.contracts import EventEnvelope, Money
+    from orderflow.payment.domain import (
+        Payment,
+        PaymentOutcome,
+        Refund,
+        RefundRejection,
+    )
+
+
+class GatewayUnavailableError(Exception):
+    """The gateway could not answer (outage, timeout, lost response): retry with the same key.
+
+    Whether the charge happened is unknown; the idempotency key makes the retry safe.
+    """
+
+
+class GatewayRequestError(Exception):
+    """The gateway refused the request itself (not a decline): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class ChargeApproved:
+    """The card was charged; ``payment_id`` is the provider's charge id."""
+
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class ChargeDeclined:
+    """The provider declined the card: a final answer, not an error."""
+
+    decline_code: str
+
+
+ChargeResult = ChargeApproved | ChargeDeclined
+
+
+class PaymentGateway(Protocol):
+    """A card payment provider that deduplicates requests by idempotency key."""
+
+    def charge(
+        self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
+    ) -> ChargeResult:
+        """Charge ``amount`` to the card behind ``payment_token`` (once per key).
+
+        Raises GatewayUnavailableError when the outcome is unknown.
+        """
+        ...
+
+    def refund(self, *, idempotency_key: str, payment_id: str, amount: Money) -> str:
+        """Refund ``amount`` of a charge (once per key); return the refund id.
+
+        Raises GatewayUnavailableError when the outcome is unknown.
+        """
+        ...
+
+
+class PaymentRepository(Protocol):
+    """The payments table: one charge per order, one refund per order, rejected refunds."""
+
+    def payment_of(self, order_id: str) -> Payment | None:
+        """The recorded charge of an order, or None when there is none."""
+        ...
+
+    def record_payment(self, payment: Payment) -> bool:
+        """Record a charge unless one is recorded already; True if this call recorded it."""
+        ...
+
+    def record_refund(self, refund: Refund) -> bool:
+        """Record a refund and mark the charge refunded, once; True if this call did it."""
+        ...
+
+    def record_refund_rejection(self, rejection: RefundRejection) -> bool:
+        """Record why a refund request was not carried out, once per request."""
+        ...
+
+
+class OutcomePublisher(Protocol):
+    """Publishes the events payment produces (``orderflow.messaging.EventPublisher`` is one)."""
+
+    def publish(self, event: EventEnvelope) -> str:
+        """Publish one event; return the transport's message id."""
+        ...
+
+
+class OnceOnlyEffects(Protocol):
+    """Runs an external side effect once per key (``orderflow.idempotency.OnceOnly`` is one)."""
+
+    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result."""
+        ...
+
+
+class OutcomeObserver(Protocol):
+    """Turns outcomes into logs, metrics and trace annotations."""
+
+    def observe(self, outcome: PaymentOutcome) -> None:
+        """Report one outcome of the domain."""
+        ...
