@@ -1,0 +1,1 @@
+"""Implementations of the inventory ports: DynamoDB for Lambda, in memory for tests and benches."""
