@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orderflow.analytics.domain import HourlyMetrics, OrderView, Projections, project
@@ -100,7 +101,11 @@ def _order_fields(view: OrderView) -> dict[str, Any]:
 
 
 def _hour_fields(row: HourlyMetrics) -> dict[str, Any]:
-    return {**row.counters(), "revenue": dict(row.revenue), "refunded": dict(row.refunded)}
+    return {**row.counters(), "revenue": _amounts(row.revenue), "refunded": _amounts(row.refunded)}
+
+
+def _amounts(amounts: Mapping[str, Decimal]) -> str:
+    return ", ".join(f"{currency} {amount:.2f}" for currency, amount in sorted(amounts.items()))
 
 
 def _stage(value: str) -> str:

@@ -105,7 +105,8 @@ def describe(event: OrderEvent) -> str:  # noqa: PLR0911  (one line per event ty
     match event:
         case OrderCreated():
             items = sum(item.quantity for item in event.items)
-            return f"{_money(event.total.amount)} {event.total.currency}, {items} items"
+            noun = "item" if items == 1 else "items"
+            return f"{_money(event.total.amount)} {event.total.currency}, {items} {noun}"
         case PaymentCompleted():
             return f"{_money(event.amount.amount)} {event.amount.currency} captured"
         case PaymentFailed():
