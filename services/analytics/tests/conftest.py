@@ -15,10 +15,10 @@ import pytest
 
 from orderflow.analytics.adapters.dynamodb import event_key
 from orderflow.analytics.domain import HourlyMetrics, OrderView, ProjectionConflictError
+from orderflow.analytics.handler import handler
 from orderflow.contracts import (
     InventoryLowStock,
     InventoryOutOfStock,
-    Money,
     OrderCancelled,
     OrderCreated,
     OrderEvent,
@@ -194,12 +194,12 @@ class OrderStream:
         return stream
 
     def count(self, event_type: str) -> int:
-        return sum(1 for e in self.events if e.TYPE == event_type)
+        return sum(1 for e in self.events if event_type == e.TYPE)
 
     def amounts(self, event_type: str) -> dict[str, Decimal]:
         totals: Counter[str] = Counter()
         for event in self.events:
-            if event.TYPE == event_type:
+            if event_type == event.TYPE:
                 money = event.amount  # type: ignore[union-attr]
                 totals[money.currency] += money.amount
         return {currency: Decimal(amount) for currency, amount in sorted(totals.items())}
@@ -221,7 +221,9 @@ def build_order_stream(events: int, seed: int = 7) -> OrderStream:
         for event_type, status in steps:
             if event_type != "order.created":
                 at += timedelta(minutes=rng.randint(1, 25), seconds=rng.randint(0, 59))
-            stream.append(_event(event_type, created, at) if event_type != "order.created" else created)
+            stream.append(
+                _event(event_type, created, at) if event_type != "order.created" else created
+            )
             final_status[order_id] = status
             # Some orders cross a sku's reorder threshold: stock news, counted but statusless.
             if event_type == "order.created" and len(stream) < events and rng.random() < 0.1:
@@ -306,7 +308,9 @@ def story_of() -> Callable[..., list[OrderEvent]]:
         events: list[OrderEvent] = []
         for minutes, (event_type, _) in enumerate(STORIES[name]):
             moment = clock(10, minutes * 10)
-            events.append(created if event_type == "order.created" else _event(event_type, created, moment))
+            events.append(
+                created if event_type == "order.created" else _event(event_type, created, moment)
+            )
         return events
 
     return build
@@ -330,8 +334,6 @@ def deliver() -> Delivery:
     def send(
         items: Sequence[OrderEvent | str], batch_size: int = 10, receive_count: int = 1
     ) -> list[str]:
-        from orderflow.analytics.handler import handler
-
         failed: list[str] = []
         for start in range(0, len(items), batch_size):
             records = [

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from orderflow.analytics import bootstrap
+
 
 @pytest.fixture
 def serve_from(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
     """Make the handler record into ``store`` (what bootstrap would build from DynamoDB)."""
-    from orderflow.analytics import bootstrap
 
     def use(store: Any) -> None:
         monkeypatch.setattr(bootstrap, "event_store", lambda: store)

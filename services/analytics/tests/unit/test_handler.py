@@ -92,7 +92,9 @@ def emf_values(output: str) -> dict[tuple[str, str], float]:
     return dict(sums)
 
 
-def test_business_metrics_count_each_event_once(story_of, memory_store, serve_from, deliver, capsys):
+def test_business_metrics_count_each_event_once(
+    story_of, memory_store, serve_from, deliver, capsys
+):
     # GIVEN two paid orders (EUR 30.00 and EUR 12.50), every event delivered twice
     serve_from(memory_store)
     events = story_of("paid_awaiting_shipment", order_id="ord-a") + story_of(

@@ -54,8 +54,12 @@ def test_every_event_counts_exactly_once_in_its_hour(order_stream):
 def test_hour_buckets_split_on_the_hour(story_of):
     # GIVEN events one second either side of 14:00 UTC
     created = story_of("awaiting_payment")[0]
-    before = created.model_copy(update={"occurred_at": created.occurred_at.replace(hour=13, minute=59, second=59)})
-    after = created.model_copy(update={"occurred_at": created.occurred_at.replace(hour=14, minute=0, second=0)})
+    before = created.model_copy(
+        update={"occurred_at": created.occurred_at.replace(hour=13, minute=59, second=59)}
+    )
+    after = created.model_copy(
+        update={"occurred_at": created.occurred_at.replace(hour=14, minute=0, second=0)}
+    )
 
     # WHEN bucketed THEN they land in different hours, named as they sort
     assert hourly_contribution(before).hour == "2026-11-27T13:00Z"
@@ -66,7 +70,9 @@ def test_hour_buckets_split_on_the_hour(story_of):
 def test_adding_hours_is_commutative_and_keeps_currencies_apart():
     # GIVEN two contributions to the same hour in different currencies
     a = HourlyMetrics(hour="h", payments=1, revenue={"EUR": Decimal("1.10")})
-    b = HourlyMetrics(hour="h", payments=2, revenue={"USD": Decimal("2.00"), "EUR": Decimal("0.90")})
+    b = HourlyMetrics(
+        hour="h", payments=2, revenue={"USD": Decimal("2.00"), "EUR": Decimal("0.90")}
+    )
 
     # WHEN added either way round THEN the sums agree and currencies are never mixed
     assert a + b == b + a

@@ -111,7 +111,9 @@ def test_iam_is_least_privilege_and_the_event_store_append_only(template):
             assert "*" not in action
             for resource in as_list(statement["Resource"]):
                 assert resource != "*"
-                target = resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
+                target = (
+                    resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
+                )
                 granted.setdefault(target or str(resource), set()).add(action)
     assert granted["EventStoreTable"] == {"dynamodb:PutItem"}
     assert granted["OrderStatusTable"] == {"dynamodb:GetItem", "dynamodb:UpdateItem"}

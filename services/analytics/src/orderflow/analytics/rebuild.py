@@ -151,13 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _text(report: RebuildReport) -> str:
     summary = (
-        f"replayed {report.events} events into {report.orders} orders and {report.hours} hours"
+        f"replayed {_count(report.events, 'event')} into {_count(report.orders, 'order')}"
+        f" and {_count(report.hours, 'hour')}"
     )
     if report.equal:
         return f"{summary}: projections equal the live tables"
     lines = [f"{summary}: {len(report.differences)} differences from the live tables"]
     lines.extend(f"  {line}" for line in report.differences)
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 if __name__ == "__main__":
