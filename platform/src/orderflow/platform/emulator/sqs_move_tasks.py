@@ -132,10 +132,12 @@ def install() -> None:
     with _install_lock:
         if getattr(SQSResponse, "start_message_move_task", None) is _start_message_move_task:
             return
-        SQSResponse.start_message_move_task = _start_message_move_task
-        SQSResponse.list_message_move_tasks = _list_message_move_tasks
-        SQSResponse.cancel_message_move_task = _cancel_message_move_task
-        SQSBackend.receive_message = _remembering_origins(SQSBackend.receive_message)
+        # moto dispatches an action to the response method of the same (snake_case) name.
+        setattr(SQSResponse, "start_message_move_task", _start_message_move_task)  # noqa: B010
+        setattr(SQSResponse, "list_message_move_tasks", _list_message_move_tasks)  # noqa: B010
+        setattr(SQSResponse, "cancel_message_move_task", _cancel_message_move_task)  # noqa: B010
+        receive = _remembering_origins(SQSBackend.receive_message)
+        setattr(SQSBackend, "receive_message", receive)  # noqa: B010
 
 
 def stop_all_tasks(timeout: float = 5.0) -> None:
@@ -196,7 +198,9 @@ def start_message_move_task(
     return task
 
 
-def list_message_move_tasks(source_arn: str, max_results: int | None = None) -> list[MessageMoveTask]:
+def list_message_move_tasks(
+    source_arn: str, max_results: int | None = None
+) -> list[MessageMoveTask]:
     """The most recent tasks of a source queue, newest first (default 1, at most 10)."""
     limit = 1 if max_results is None else int(max_results)
     if not 1 <= limit <= HISTORY:
@@ -229,7 +233,7 @@ def cancel_message_move_task(task_handle: str) -> MessageMoveTask:
 def _sqs_error(error: MoveTaskRequestError) -> Exception:
     from moto.sqs.exceptions import SQSException  # noqa: PLC0415
 
-    return SQSException(error.code, error.message)  # type: ignore[no-any-return]
+    return SQSException(error.code, error.message)
 
 
 @contextlib.contextmanager
@@ -256,9 +260,7 @@ def _list_message_move_tasks(self: Any) -> Any:
     from moto.core.responses import ActionResult  # noqa: PLC0415
 
     with _as_sqs_errors():
-        tasks = list_message_move_tasks(
-            self._get_param("SourceArn"), self._get_param("MaxResults")
-        )
+        tasks = list_message_move_tasks(self._get_param("SourceArn"), self._get_param("MaxResults"))
     return ActionResult({"Results": [t.entry() for t in tasks]})
 
 
