@@ -1,1 +1,27 @@
-"""orderflow notifications service."""
+"""orderflow notifications service: one templated SES email per customer-facing order event."""
+
+from __future__ import annotations
+
+from orderflow.notifications.domain import (
+    TEMPLATES,
+    Email,
+    EmailDeliveryError,
+    MissingRecipientError,
+    Notification,
+    Outcome,
+    email_for,
+    email_key,
+    send_notification,
+)
+
+__all__ = [
+    "TEMPLATES",
+    "Email",
+    "EmailDeliveryError",
+    "MissingRecipientError",
+    "Notification",
+    "Outcome",
+    "email_for",
+    "email_key",
+    "send_notification",
+]

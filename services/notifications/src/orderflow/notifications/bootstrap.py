@@ -1,0 +1,67 @@
+"""Builds the service's adapters lazily, once per container, from its environment."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orderflow.idempotency import OnceOnly
+    from orderflow.notifications.adapters import SesEmailSender
+
+STAGE_ENV = "STAGE"
+SENDER_ADDRESS_ENV = "SENDER_ADDRESS"
+IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE"
+
+# Seconds. Kept well inside the function timeout so a hung SES call fails the record (and it
+# retries) instead of timing out the whole batch.
+SES_CONNECT_TIMEOUT = 3
+SES_READ_TIMEOUT = 10
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or empty."""
+
+
+def required_env(name: str) -> str:
+    """The value of environment variable ``name``; ConfigurationError naming it if unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+@functools.cache
+def email_sender() -> SesEmailSender:
+    """The SES v2 sender, from SENDER_ADDRESS and STAGE."""
+    import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
+    from botocore.config import Config  # noqa: PLC0415
+
+    from orderflow.notifications.adapters import SesEmailSender  # noqa: PLC0415
+
+    # Standard retries absorb a brief throttle; a longer one fails the record and SQS retries.
+    config = Config(
+        connect_timeout=SES_CONNECT_TIMEOUT,
+        read_timeout=SES_READ_TIMEOUT,
+        retries={"mode": "standard"},
+    )
+    return SesEmailSender(
+        boto3.client("sesv2", config=config),
+        sender=required_env(SENDER_ADDRESS_ENV),
+        stage=required_env(STAGE_ENV),
+    )
+
+
+@functools.cache
+def once_only() -> OnceOnly:
+    """The once-only store over the service's idempotency table (IDEMPOTENCY_TABLE)."""
+    from orderflow.idempotency import OnceOnly  # noqa: PLC0415
+
+    return OnceOnly(required_env(IDEMPOTENCY_TABLE_ENV))
+
+
+def reset() -> None:
+    """Forget built adapters, so the next use reads the environment again (tests, local runs)."""
+    email_sender.cache_clear()
+    once_only.cache_clear()

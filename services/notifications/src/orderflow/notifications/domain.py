@@ -1,0 +1,106 @@
+"""Which email an order event earns, and sending it at most once per event.
+
+Pure rules: the email provider and the once-only store come in through the ports.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from orderflow.contracts import CustomerFacing, EventEnvelope
+
+if TYPE_CHECKING:
+    from orderflow.notifications.ports import EmailSender, OncePerKey
+
+TEMPLATES: Mapping[str, str] = MappingProxyType(
+    {
+        "order.created": "order-confirmation",
+        "payment.completed": "payment-receipt",
+        "order.shipped": "shipping-notification",
+        "order.cancelled": "cancellation-confirmation",
+        "payment.failed": "payment-failed",
+        "inventory.out_of_stock": "out-of-stock",
+    }
+)
+"""event_type -> the email template it earns. A routed type missing here is skipped."""
+
+WITHHELD_FIELDS = frozenset({"payment_token"})
+"""Event fields the email provider never receives: no email needs them."""
+
+
+class EmailDeliveryError(Exception):
+    """The provider did not take the email (throttled, unreachable, rejected): retry the record."""
+
+
+class MissingRecipientError(Exception):
+    """A templated event type carries no customer address (a contract/mapping mismatch)."""
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Email:
+    """One templated email, sent at most once per ``key``."""
+
+    key: str
+    template: str
+    recipient: str
+    template_data: str
+    """The event's fields as JSON: what the template's ``{{placeholders}}`` read."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What became of one event."""
+
+    event_id: str
+    event_type: str
+    outcome: Outcome
+    template: str | None = None
+    message_id: str | None = None
+
+
+def email_key(event: EventEnvelope) -> str:
+    """The once-only key of an event's email: the event's identity, never the SQS messageId."""
+    return f"email-{event.event_id}"
+
+
+def email_for(event: EventEnvelope) -> Email | None:
+    """The email ``event`` earns, or None when its type has no template."""
+    template = TEMPLATES.get(event.TYPE)
+    if template is None:
+        return None
+    if not isinstance(event, CustomerFacing):
+        raise MissingRecipientError(f"{event.TYPE} has template {template} but no customer_email")
+    return Email(
+        key=email_key(event),
+        template=template,
+        recipient=event.customer_email,
+        template_data=event.model_dump_json(exclude=set(WITHHELD_FIELDS)),
+    )
+
+
+def send_notification(event: EventEnvelope, sender: EmailSender, once: OncePerKey) -> Notification:
+    """Send the email ``event`` earns unless it was already sent; skip types with no template."""
+    event_id, event_type = str(event.event_id), event.TYPE
+    email = email_for(event)
+    if email is None:
+        return Notification(event_id, event_type, Outcome.SKIPPED)
+    sent_now: list[str] = []
+
+    def send() -> dict[str, Any]:
+        message_id = sender.send(email)
+        sent_now.append(message_id)
+        return {"message_id": message_id}
+
+    result = once.run(email.key, send)
+    outcome = Outcome.SENT if sent_now else Outcome.ALREADY_SENT
+    return Notification(event_id, event_type, outcome, email.template, str(result["message_id"]))

@@ -1,0 +1,198 @@
+"""moto as the embedded AWS: the service's tables and SES templates, made from its template.yaml.
+
+Also here, clearly apart: the part of SES v2 that moto lacks and this service uses (email
+templates), and fault injection for SES.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError
+from moto.ses.exceptions import NotFoundException
+from moto.ses.models import TemplateMessage, ses_backends
+from moto.sesv2.responses import SESV2Response
+
+from orderflow.notifications import bootstrap
+from orderflow.notifications.adapters import create_email_templates
+from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
+from orderflow.testing import create_tables
+
+REGION = "us-east-1"
+STAGE = "test"
+SENDER = "orders@shop.example"
+
+
+# --- SES v2 email templates: what moto lacks -----------------------------------------------
+# moto 5.2 implements SES v2 identities and SendEmail with Simple or Raw content, but not
+# CreateEmailTemplate or GetEmailTemplate, and SendEmail with Content.Template raises
+# NotImplementedError. SES keeps v1 templates and v2 email templates in one store, so these
+# operations use moto's own SES template store, and a templated send goes through moto's own
+# send_templated_email, which checks that the sender is a verified identity and the addresses
+# are valid, and records the message in ``sent_messages``. Error codes follow the SES v2 API
+# reference. Like SES, nothing is rendered at send time (rendering failures arrive later as
+# events), so template data is recorded as sent.
+
+
+class AlreadyExistsError(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("AlreadyExistsException", message)
+
+
+def _create_email_template(self: SESV2Response) -> str:
+    name = self._get_param("TemplateName")
+    content = self._get_param("TemplateContent") or {}
+    store = self.sesv2_backend.core_backend
+    if name in store.templates:
+        raise AlreadyExistsError(f"Template {name} already exists.")
+    store.add_template(
+        {
+            "template_name": name,
+            "subject_part": content.get("Subject", ""),
+            "text_part": content.get("Text", ""),
+            "html_part": content.get("Html", ""),
+        }
+    )
+    return "{}"
+
+
+def _get_email_template(self: SESV2Response) -> str:
+    name = self._get_param("TemplateName")
+    template = self.sesv2_backend.core_backend.templates.get(name)
+    if template is None:
+        raise NotFoundException(f"Template {name} does not exist.")
+    content = {
+        "Subject": template["subject_part"],
+        "Text": template["text_part"],
+        "Html": template["html_part"],
+    }
+    return json.dumps({"TemplateName": name, "TemplateContent": content})
+
+
+def _with_templated_send(moto_send_email: Callable[[SESV2Response], str]) -> Any:
+    def send_email(self: SESV2Response) -> str:
+        params = json.loads(self.body)
+        template = (params.get("Content") or {}).get("Template")
+        if template is None:
+            return moto_send_email(self)
+        name = template.get("TemplateName")
+        store = self.sesv2_backend.core_backend
+        if name not in store.templates:
+            raise NotFoundException(f"Template {name} does not exist.")
+        message = store.send_templated_email(
+            source=params.get("FromEmailAddress"),
+            template=name,
+            template_data=template.get("TemplateData", "{}"),
+            destinations=params.get("Destination", {}),
+        )
+        return json.dumps({"MessageId": message.id})
+
+    return send_email
+
+
+@pytest.fixture
+def sesv2_email_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teach the in-process moto SES v2 email templates, for this test only."""
+    monkeypatch.setattr(
+        SESV2Response, "create_email_template", _create_email_template, raising=False
+    )
+    monkeypatch.setattr(SESV2Response, "get_email_template", _get_email_template, raising=False)
+    monkeypatch.setattr(SESV2Response, "send_email", _with_templated_send(SESV2Response.send_email))
+
+
+# --- SES fault injection --------------------------------------------------------------------
+
+
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._content
+
+
+@dataclass
+class SentEmail:
+    template: str
+    recipients: list[str]
+    sender: str
+    data: dict[str, Any]
+
+
+@dataclass
+class EmulatedAws:
+    """The emulated account, with what SES recorded as sent and SES faults to inject."""
+
+    tables: dict[str, str]
+    faults: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+
+    def fail_sends_to(self, recipient: str, status: int, code: str, message: str) -> None:
+        """SES answers every send to ``recipient`` with this error until ``heal``."""
+        self.faults[recipient] = (status, code, message)
+
+    def heal(self) -> None:
+        self.faults.clear()
+
+    def sent(self) -> list[SentEmail]:
+        """Every templated email moto's SES accepted, in order."""
+        backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+        return [
+            SentEmail(
+                template=m.template,
+                recipients=list(m.destinations.get("ToAddresses", [])),
+                sender=m.source,
+                data=json.loads(m.template_data),
+            )
+            for m in backend.sent_messages
+            if isinstance(m, TemplateMessage)
+        ]
+
+    def inject(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        """A ``before-call`` hook: answer a faulty send as SES would, before any request is made.
+
+        (``before-send`` would not do: botocore calls every before-send handler, so moto would
+        still record the send it never answered.)
+        """
+        body = json.loads(params.get("body") or b"{}")
+        for recipient in body.get("Destination", {}).get("ToAddresses", []):
+            if recipient in self.faults:
+                status, code, message = self.faults[recipient]
+                http = AWSResponse(params["url"], status, {"x-amzn-ErrorType": code}, _Body(b""))
+                parsed = {
+                    "Error": {"Code": code, "Message": message},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                }
+                return http, parsed
+        return None
+
+
+@pytest.fixture
+def aws(sesv2_email_templates: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatedAws]:
+    """moto with the service's tables, sender identity and templates; the handler wired to it."""
+    with mock_aws():
+        # A fresh default session: the clients bootstrap builds later inherit the fault hook.
+        boto3.setup_default_session()
+        tables = create_tables(TEMPLATE_PATH, boto3.client("dynamodb"), stage=STAGE)
+        ses = boto3.client("sesv2")
+        ses.create_email_identity(EmailIdentity=SENDER)
+        create_email_templates(ses, email_templates(STAGE))
+        emulated = EmulatedAws(tables)
+        boto3.DEFAULT_SESSION.events.register_first("before-call.sesv2.SendEmail", emulated.inject)
+        monkeypatch.setenv("STAGE", STAGE)
+        monkeypatch.setenv("SENDER_ADDRESS", SENDER)
+        monkeypatch.setenv("IDEMPOTENCY_TABLE", tables["IdempotencyTable"])
+        # One attempt per send: a throttled send fails the record at once (SQS retries it).
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        bootstrap.reset()
+        yield emulated
+        bootstrap.reset()
