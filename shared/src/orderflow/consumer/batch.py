@@ -21,6 +21,7 @@ from orderflow.contracts.events import EventEnvelope
 from orderflow.contracts.parsing import parse_sqs_record
 from orderflow.contracts.routing import consumed_by
 from orderflow.failures.ledger import FailureLedger
+from orderflow.observability.tracing import TraceHeader, traced_work
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Tracer
@@ -83,10 +84,20 @@ class SqsConsumer:
             contract = parse_sqs_record(record.raw_event)
             if contract.TYPE not in self.accepts:
                 raise UnexpectedEventError(f"{self.service} is not routed {contract.TYPE}")
-            with self._tracer.provider.in_subsegment(f"## {contract.TYPE}") as subsegment:
-                subsegment.put_annotation("order_id", contract.order_id)
-                subsegment.put_annotation("event_type", contract.TYPE)
-                subsegment.put_annotation("service", self.service)
+            annotations = {
+                "order_id": contract.order_id,
+                "event_type": contract.TYPE,
+                "service": self.service,
+            }
+            upstream = TraceHeader.parse(record.attributes.aws_trace_header)
+            # The invocation's own trace (Powertools) and the order's trace (from the record)
+            # both see this record's work, annotated alike.
+            with (
+                traced_work(self.service, upstream, annotations),
+                self._tracer.provider.in_subsegment(f"## {contract.TYPE}") as subsegment,
+            ):
+                for key, value in annotations.items():
+                    subsegment.put_annotation(key, value)
                 handle(contract)
         except Exception as exc:
             self._record_failure(record, contract, exc)

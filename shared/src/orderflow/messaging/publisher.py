@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orderflow.contracts.events import EventEnvelope
+from orderflow.observability.tracing import propagate_trace_header
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -48,7 +49,7 @@ class EventPublisher:
         backoff_seconds: float = 0.05,
     ) -> None:
         self.topic_arn = topic_arn
-        self._client = client
+        self._client = propagate_trace_header(client) if client is not None else None
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
 
@@ -57,7 +58,7 @@ class EventPublisher:
         if self._client is None:
             import boto3  # noqa: PLC0415  (deferred: keeps cold start off this path)
 
-            self._client = boto3.client("sns")
+            self._client = propagate_trace_header(boto3.client("sns"))
         return self._client
 
     def publish(self, event: EventEnvelope) -> str:

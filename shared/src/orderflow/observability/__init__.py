@@ -10,12 +10,22 @@ from orderflow.observability.setup import (
     build_tracer,
     mask_emails,
 )
+from orderflow.observability.tracing import (
+    TraceHeader,
+    current_segment,
+    propagate_trace_header,
+    traced_work,
+)
 
 __all__ = [
     "METRICS_NAMESPACE",
     "MaskingFormatter",
+    "TraceHeader",
     "build_logger",
     "build_metrics",
     "build_tracer",
+    "current_segment",
     "mask_emails",
+    "propagate_trace_header",
+    "traced_work",
 ]
