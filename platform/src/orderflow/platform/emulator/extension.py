@@ -1,0 +1,72 @@
+"""How an emulator module adds a behaviour to moto: named, idempotent, removable patches.
+
+Every behaviour module builds one ``Extension`` listing the moto attributes it replaces. The
+embedded AWS installs them all once before it serves; tests install one and remove it again, so
+a test of one behaviour never leaks into another test that runs plain moto.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+_INHERITED = object()
+
+
+@dataclass(frozen=True)
+class Patch:
+    """``owner.attribute`` (or ``owner[attribute]`` for a dict) replaced while installed."""
+
+    owner: object
+    attribute: str
+    replacement: object
+
+
+class Extension:
+    """A named set of patches onto moto; ``install`` twice is the same as once."""
+
+    def __init__(self, name: str, patches: Callable[[], Iterable[Patch]]) -> None:
+        self.name = name
+        self._patches = patches
+        self._originals: list[tuple[object, str, object]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._originals)
+
+    def install(self) -> None:
+        """Apply every patch (no-op when already installed)."""
+        with self._lock:
+            if self._originals:
+                return
+            for patch in self._patches():
+                # A class keeps its own descriptor (staticmethod, property) so that uninstall
+                # puts back exactly what was there; an inherited attribute is removed again.
+                if isinstance(patch.owner, dict):
+                    original = patch.owner.get(patch.attribute, _INHERITED)
+                    patch.owner[patch.attribute] = patch.replacement
+                else:
+                    owned = vars(patch.owner) if isinstance(patch.owner, type) else None
+                    if owned is not None:
+                        original = owned.get(patch.attribute, _INHERITED)
+                    else:
+                        original = getattr(patch.owner, patch.attribute)
+                    setattr(patch.owner, patch.attribute, patch.replacement)
+                self._originals.append((patch.owner, patch.attribute, original))
+
+    def uninstall(self) -> None:
+        """Restore what the patches replaced (no-op when not installed)."""
+        with self._lock:
+            for owner, attribute, original in reversed(self._originals):
+                if isinstance(owner, dict):
+                    if original is _INHERITED:
+                        owner.pop(attribute, None)
+                    else:
+                        owner[attribute] = original
+                elif original is _INHERITED:
+                    delattr(owner, attribute)
+                else:
+                    setattr(owner, attribute, original)
+            self._originals.clear()
