@@ -98,10 +98,13 @@ def test_unsampled_work_is_not_sent(daemon: socket.socket) -> None:
 def test_publishes_inside_work_carry_its_trace_header() -> None:
     sns = boto3.client("sns")
     topic_arn = sns.create_topic(Name="order-events")["TopicArn"]
-    sent: list[str] = []
-    sns.meta.events.register_last(
-        "before-send", lambda request, **_: sent.append(request.headers.get(TRACE_HEADER))
-    )
+    sent: list[str | None] = []
+
+    def spy(request: object, **_: object) -> None:
+        value = request.headers.get(TRACE_HEADER)  # type: ignore[attr-defined]
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+
+    sns.meta.events.register_last("before-send", spy)
     publisher = EventPublisher(topic_arn, sns)
 
     with traced_work("order-api", None, {}) as segment:
