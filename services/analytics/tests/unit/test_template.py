@@ -87,7 +87,7 @@ def test_table_names_are_the_ones_rebuild_and_report_look_for(template):
         def create_table(self, **spec: Any) -> None:
             self.created.append(spec)
 
-    names = create_tables(TEMPLATE, Recorder(), stage="prod")  # type: ignore[arg-type]
+    names = create_tables(TEMPLATE, Recorder(), stage="prod")
     expected = AnalyticsTables.for_stage("prod")
     assert sorted(names.values()) == sorted(
         [expected.events, expected.order_status, expected.hourly_metrics]
