@@ -28,8 +28,10 @@ PACKAGES = {
 SERVICES = ("payment", "inventory", "notifications", "analytics")
 LAMBDA_PYTHON = "3.12"
 LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
-# The Lambda runtime ships these; a deployment zip that carries them only grows.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# The Lambda runtime ships boto3 and what it depends on; a zip that carries them only grows.
+RUNTIME_PROVIDED = (
+    "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "python_dateutil", "six",
+)  # fmt: skip
 
 
 def distribution(package: str) -> str:
@@ -149,6 +151,8 @@ def build(session: nox.Session, service: str) -> None:
         "pip",
         "install",
         "--quiet",
+        # Workspace sources install members editable; an artifact needs them as real files.
+        "--no-sources",
         "--target",
         str(package_dir),
         "--python-platform",
@@ -161,7 +165,8 @@ def build(session: nox.Session, service: str) -> None:
     )
     for name in os.listdir(package_dir):
         if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
-            shutil.rmtree(package_dir / name)
+            path = package_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     archive = shutil.make_archive(str(out / service), "zip", package_dir)
     session.log(f"{archive}: {Path(archive).stat().st_size / 1e6:.2f} MB")
 
