@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from orderflow.contracts import EventEnvelope, OrderCancelled, parse_body, utc_now
 from orderflow.inventory import bootstrap
+from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
 from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStockLedger
+from orderflow.inventory.admin import seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
-from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
+from orderflow.inventory.handler import handler
+from orderflow.testing import FakeLambdaContext, create_tables, sqs_event, sqs_record
 
 TEMPLATE = Path(__file__).parents[1] / "template.yaml"
 
@@ -47,9 +52,10 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "FAILURE_LEDGER_TABLE"):
         monkeypatch.delenv(name, raising=False)
-    bootstrap.inventory.cache_clear()
+    build = bootstrap.inventory  # a test may patch it; clear the real cache either way
+    build.cache_clear()
     yield
-    bootstrap.inventory.cache_clear()
+    build.cache_clear()
 
 
 @pytest.fixture
@@ -75,7 +81,6 @@ def inventory(ledger: InMemoryStockLedger, sink: InMemoryEventSink) -> Inventory
 @pytest.fixture
 def stock(ledger: InMemoryStockLedger) -> Callable[..., None]:
     """Seed the in-memory ledger: ``stock(sku_1=20, sku_2=(5, 3))`` (level, threshold)."""
-    from orderflow.inventory.admin import seed_stock
 
     def seed(**levels: int | tuple[int, int]) -> None:
         settings = [
@@ -114,9 +119,7 @@ class Stack:
                     QueueUrl=self.tap_url, ReceiptHandle=message["ReceiptHandle"]
                 )
 
-    def ledger(self) -> Any:
-        from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
-
+    def ledger(self) -> DynamoDBStockLedger:
         return DynamoDBStockLedger(
             self.dynamodb,
             stock_table=self.tables["StockTable"],
@@ -127,11 +130,6 @@ class Stack:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto with the template's tables, the order-events topic and a raw tap queue on it."""
-    import boto3
-    from moto import mock_aws
-
-    from orderflow.testing import create_tables
-
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         sns = boto3.client("sns")
@@ -157,7 +155,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 @pytest.fixture
 def deliver() -> Callable[..., dict[str, Any]]:
     """Invoke the Lambda handler with one SQS batch carrying ``events`` (SNS-wrapped)."""
-    from orderflow.inventory.handler import handler
 
     def invoke(*events: EventEnvelope | str, receive_count: int = 1) -> dict[str, Any]:
         records = [sqs_record(e, receive_count=receive_count) for e in events]

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from orderflow.contracts import (
     InventoryLowStock,
@@ -27,12 +29,21 @@ from orderflow.contracts import (
     utc_now,
 )
 from orderflow.inventory import bootstrap
+from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
 from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStockLedger
 from orderflow.inventory.admin import audit_stock, seed_stock
 from orderflow.inventory.domain import Inventory, OrderOutcome, StockSetting
+from orderflow.inventory.handler import handler
 from orderflow.messaging import PublishError
-from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
+from orderflow.testing import (
+    FakeLambdaContext,
+    create_tables,
+    make_order,
+    sqs_event,
+    sqs_record,
+)
 
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 TEMPLATE = Path(__file__).parents[2] / "template.yaml"
 SKUS = ("sku-a", "sku-b")
 
@@ -127,8 +138,6 @@ def cancellation(order_id: str) -> OrderCancelled:
 
 def play(scenario: Scenario, ledger) -> None:
     """Deliver the scenario through the handler and check the outcome against the model."""
-    from orderflow.inventory.handler import handler
-
     seed_stock(
         ledger,
         [StockSetting(sku, scenario.initial[sku], scenario.thresholds[sku]) for sku in SKUS],
@@ -138,7 +147,7 @@ def play(scenario: Scenario, ledger) -> None:
     model = Model(dict(scenario.initial), scenario.thresholds)
     retries: list[dict] = []
 
-    with mock.patch.object(bootstrap, "inventory", lambda: inventory):
+    with mock.patch.object(bootstrap, "inventory", return_value=inventory):
         for kind, index, publish_fails in scenario.deliveries:
             order = scenario.orders[index]
             event = order if kind == "create" else cancellation(order.order_id)
@@ -187,13 +196,7 @@ def test_any_interleaving_ends_exact_in_memory(scenario: Scenario) -> None:
 
 
 @contextmanager
-def moto_ledger() -> Iterator[object]:
-    import boto3
-    from moto import mock_aws
-
-    from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
-    from orderflow.testing import create_tables
-
+def moto_ledger() -> Iterator[DynamoDBStockLedger]:
     with mock_aws():
         client = boto3.client("dynamodb")
         tables = create_tables(TEMPLATE, client)

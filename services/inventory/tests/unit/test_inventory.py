@@ -17,10 +17,12 @@ from orderflow.inventory.domain import (
     MAX_ORDER_LINES,
     Inventory,
     LevelChangedError,
+    Movement,
+    MovementKind,
+    OrderTooLargeError,
     Outcome,
     StockChange,
     StockContentionError,
-    OrderTooLargeError,
 )
 from orderflow.messaging import PublishError
 from orderflow.testing import make_order
@@ -282,8 +284,6 @@ def test_the_ledger_refuses_a_level_below_zero_even_without_a_pin(ledger, stock)
     # GIVEN 1 of sku-1 WHEN a change would take 2 without pinning the level it read
     stock(sku_1=1)
     order = make_order("ord-1", items=[("sku-1", 2, "1.00")])
-    from orderflow.inventory.domain import Movement, MovementKind
-
     unpinned = Movement("ord-1", "sku-1", MovementKind.RESERVE, delta=-2, at=order.occurred_at)
 
     # THEN nothing is written
