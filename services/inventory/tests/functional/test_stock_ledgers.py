@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from orderflow.idempotency import ApplyOutcome
+from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
 from orderflow.inventory.adapters.memory import InMemoryStockLedger
 from orderflow.inventory.domain import (
     Cancellation,
@@ -127,3 +130,20 @@ def test_audit_reads_every_level_and_movement(ledger):
         ("sku-1", 7),
         ("sku-2", 5),
     ]
+
+
+def test_a_transaction_conflict_on_dynamodb_is_a_moved_level_to_decide_again():
+    # GIVEN DynamoDB cancelling the transaction for a concurrent write to the same item
+    client = boto3.client("dynamodb")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "transact_write_items",
+        service_error_code="TransactionCanceledException",
+        service_message="Transaction cancelled",
+        modeled_fields={"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
+    )
+    ledger = DynamoDBStockLedger(client, stock_table="stock", movements_table="movements")
+
+    # WHEN a reservation is recorded THEN the domain is told to read again and decide again
+    with stubber, pytest.raises(LevelChangedError, match="conflict"):
+        ledger.record(reserve("ord-1", "sku-1", 1, before=5))

@@ -57,6 +57,7 @@ def test_a_csv_without_a_threshold_column_reads(tmp_path):
         ("s.json", '{"sku-1": {"available": true}}', "available must be a whole number >= 0"),
         ("s.json", '{"sku-1": {"available": 1, "colour": 2}}', "unknown field(s) colour"),
         ("s.json", '{"bad sku": {"available": 1}}', "sku 'bad sku' must be 1-64 letters"),
+        ("s.json", '{"a": {"available": 1}, "a": {"available": 2}}', "sku 'a' is listed twice"),
         ("s.csv", "name,count\nsku-1,1\n", "s.csv: line 1: header must be"),
         ("s.csv", "", "s.csv: line 1: header must be"),
         ("s.csv", "sku,available\n", "s.csv: no items"),

@@ -103,9 +103,11 @@ def load_stock_file(path: str | Path) -> list[StockSetting]:
 def parse_stock_json(text: str, *, source: str = "<json>") -> list[StockSetting]:
     """``{"sku": {"available": n, "threshold": t}, ...}`` -> settings."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise StockFileError(f"{source}: not JSON: {exc.msg} at line {exc.lineno}") from exc
+    except _DuplicateKeyError as exc:
+        raise StockFileError(f"{source}: sku {exc.args[0]!r} is listed twice") from None
     if not isinstance(document, dict):
         raise StockFileError(f"{source}: expected an object of sku -> settings")
     settings = []
@@ -221,6 +223,20 @@ def format_levels(levels: Iterable[StockLevel]) -> str:
         f"{sku:<{widths[0]}}  {available:>{widths[1]}}  {threshold:>{widths[2]}}  {flag}".rstrip()
         for sku, available, threshold, flag in rows
     )
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of repeated keys; a stock file listing a sku twice is a mistake.
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKeyError(key)
+        document[key] = value
+    return document
 
 
 def _sku(value: Any, where: str) -> str:

@@ -51,7 +51,8 @@ class InventoryError(Exception):
 
 
 class LevelChangedError(InventoryError):
-    """A stock level moved between reading it and recording the change; nothing was written."""
+    """A stock level moved between reading it and recording the change, or another write held
+    the item at that moment; nothing was written. Read again and decide again."""
 
 
 class StockContentionError(InventoryError):

@@ -18,6 +18,7 @@ from orderflow.contracts import StockShortfall
 from orderflow.idempotency import (
     ApplyOutcome,
     ConditionalLedger,
+    LedgerConflictError,
     LedgerEntry,
     StateUpdate,
     UpdateConditionFailedError,
@@ -102,6 +103,11 @@ class DynamoDBStockLedger:
         except UpdateConditionFailedError as exc:
             sku = exc.update.key["sku"]
             raise LevelChangedError(f"order {change.order_id}: level of {sku} moved") from exc
+        except LedgerConflictError as exc:
+            # DynamoDB cancelled it for a concurrent write to the same item: nothing was written,
+            # so deciding again from fresh reads is safe (and beats waiting out a visibility
+            # timeout; after the last attempt the record fails and SQS retries it anyway).
+            raise LevelChangedError(f"order {change.order_id}: {exc}") from exc
 
     def mark_published(self, order_id: str, keys: Iterable[str]) -> None:
         """Set ``published`` on each entry (which must exist)."""
