@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orderflow.platform.stage import ServiceQueues, resource_prefix
+from orderflow.platform.stage import ServiceQueues, resource_prefix, routing_order
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -441,7 +441,7 @@ def alarm_states(cloudwatch: CloudWatchClient, stage: str) -> list[AlarmState]:
                 updated=updated.isoformat(timespec="seconds") if updated else "",
             )
         )
-    return sorted(states, key=lambda s: (s.service, KINDS.index(s.kind)))
+    return sorted(states, key=lambda s: (*routing_order(s.service), KINDS.index(s.kind)))
 
 
 SEVERITY = {"ALARM": 2, "INSUFFICIENT_DATA": 1, "OK": 0}

@@ -80,7 +80,7 @@ def discover_queues(sqs: SQSClient, stage: str) -> dict[str, ServiceQueues]:
             dlq=dlq.ref if dlq else None,
             max_age_seconds=source.max_age_seconds,
         )
-    return {name: services[name] for name in sorted(services, key=_routing_order)}
+    return {name: services[name] for name in sorted(services, key=routing_order)}
 
 
 def service_queues(sqs: SQSClient, stage: str, service: str) -> ServiceQueues:
@@ -91,7 +91,8 @@ def service_queues(sqs: SQSClient, stage: str, service: str) -> ServiceQueues:
     return found[service]
 
 
-def _routing_order(service: str) -> tuple[int, str]:
+def routing_order(service: str) -> tuple[int, str]:
+    """Sort key: services in the routing table's order, then any others by name."""
     return (SERVICES.index(service) if service in SERVICES else len(SERVICES), service)
 
 

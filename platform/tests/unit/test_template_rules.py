@@ -1,0 +1,278 @@
+"""The project's template rules: each catches its own mistake, and the real templates pass."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orderflow.contracts import SERVICES, filter_policy
+from orderflow.platform.template_rules import check_template, main
+
+ROOT = Path(__file__).resolve().parents[3]
+REAL_TEMPLATES = [ROOT / "platform" / "template.yaml"] + [
+    ROOT / "services" / s / "template.yaml"
+    for s in SERVICES
+    if (ROOT / "services" / s / "template.yaml").exists()
+]
+
+GOOD = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+  TopicArn: {Type: String, Default: arn:aws:sns:us-east-1:123456789012:t}
+  FunctionTimeout: {Type: Number, Default: 30}
+Globals:
+  Function:
+    Tracing: Active
+Resources:
+  DeadLetterQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      MessageRetentionPeriod: 1209600
+      Tags:
+        - {Key: orderflow:role, Value: dlq}
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 180
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn
+        maxReceiveCount: 3
+      Tags:
+        - {Key: orderflow:service, Value: payment}
+  Subscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref TopicArn
+      Protocol: sqs
+      Endpoint: !GetAtt Queue.Arn
+      FilterPolicyScope: MessageAttributes
+      FilterPolicy: __PAYMENT_POLICY__
+  Function:
+    Type: AWS::Serverless::Function
+    Properties:
+      Timeout: !Ref FunctionTimeout
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: [dynamodb:PutItem]
+              Resource: !Sub arn:aws:dynamodb:us-east-1:123456789012:table/orderflow-${Stage}-x
+            - Effect: Allow
+              Action: [xray:PutTraceSegments, xray:PutTelemetryRecords]
+              Resource: "*"
+        - SQSPollerPolicy:
+            QueueName: !GetAtt Queue.QueueName
+      Events:
+        Orders:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Queue.Arn
+            FunctionResponseTypes: [ReportBatchItemFailures]
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TracingConfig: Active
+""".replace("__PAYMENT_POLICY__", json.dumps(filter_policy("payment")))
+
+
+def write(tmp_path: Path, text: str, name: str = "template.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def messages(path: Path) -> list[str]:
+    return [f"{v.resource}: {v.message}" for v in check_template(path)]
+
+
+def test_a_template_that_follows_every_rule_has_no_violation(tmp_path: Path) -> None:
+    assert messages(write(tmp_path, GOOD)) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n"
+            "        maxReceiveCount: 3\n",
+            "",
+            "Queue: queue has no RedrivePolicy with a deadLetterTargetArn",
+        ),
+        (
+            "MessageRetentionPeriod: 1209600",
+            "MessageRetentionPeriod: 345600",
+            "DeadLetterQueue: DLQ MessageRetentionPeriod is 345600, not 1209600 (14 days)",
+        ),
+        (
+            "VisibilityTimeout: 180",
+            "VisibilityTimeout: 120",
+            "Queue: VisibilityTimeout 120 s is under 6x the timeout of Function (30 s): "
+            "at least 180 s",
+        ),
+        (
+            "    Tracing: Active",
+            "    Tracing: PassThrough",
+            "Function: function Tracing is not Active",
+        ),
+        (
+            "TracingConfig: Active",
+            "TracingConfig: PassThrough",
+            "Topic: topic TracingConfig is not Active",
+        ),
+        (
+            "FunctionResponseTypes: [ReportBatchItemFailures]",
+            "BatchSize: 10",
+            "Function.Events.Orders: SQS event source lacks FunctionResponseTypes: "
+            "[ReportBatchItemFailures]",
+        ),
+        (
+            "Action: [dynamodb:PutItem]",
+            "Action: [dynamodb:*]",
+            "Function: Allow grants every action: dynamodb:*",
+        ),
+        (
+            "Resource: !Sub arn:aws:dynamodb:us-east-1:123456789012:table/orderflow-${Stage}-x",
+            'Resource: "*"',
+            "Function: Resource '*' for dynamodb:PutItem; name the resource",
+        ),
+        (
+            "FilterPolicyScope: MessageAttributes",
+            "FilterPolicyScope: MessageBody",
+            "Subscription: FilterPolicyScope is MessageBody, not MessageAttributes",
+        ),
+    ],
+)
+def test_each_rule_catches_its_mistake(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    # GIVEN a good template with exactly one mistake
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+
+    # WHEN it is checked, THEN that mistake is the one violation
+    assert messages(path) == [expected]
+
+
+def test_a_filter_policy_out_of_step_with_the_routing_table(tmp_path: Path) -> None:
+    # GIVEN payment's subscription missing order.refunded
+    policy = json.dumps({"event_type": ["order.created"]})
+    path = write(tmp_path, GOOD.replace(json.dumps(filter_policy("payment")), policy))
+
+    # WHEN checked, THEN the difference is named
+    [violation] = messages(path)
+    assert violation.startswith("Subscription: FilterPolicy")
+    assert "differs from the routing table's" in violation
+
+
+def test_a_service_that_takes_everything_must_not_filter(tmp_path: Path) -> None:
+    # GIVEN analytics (every event type) with a filter
+    path = write(tmp_path, GOOD.replace("Value: payment", "Value: analytics"))
+
+    # WHEN checked, THEN the filter must go
+    assert messages(path) == [
+        "Subscription: analytics takes every event type; remove the FilterPolicy"
+    ]
+
+
+def test_a_queue_fed_by_a_plain_event_source_mapping_is_checked_too(tmp_path: Path) -> None:
+    # GIVEN CloudFormation (not SAM) resources: a function with a 60 s timeout and its mapping
+    path = write(
+        tmp_path,
+        """
+        Resources:
+          Dlq:
+            Type: AWS::SQS::Queue
+            Properties: {MessageRetentionPeriod: 1209600}
+          Queue:
+            Type: AWS::SQS::Queue
+            Properties:
+              RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 3}
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties: {Timeout: 60, TracingConfig: {Mode: Active}}
+          Mapping:
+            Type: AWS::Lambda::EventSourceMapping
+            Properties:
+              EventSourceArn: !GetAtt Queue.Arn
+              FunctionName: !Ref Fn
+              FunctionResponseTypes: [ReportBatchItemFailures]
+        """,
+    )
+
+    # WHEN checked, THEN the default 30 s visibility is too short for a 60 s function
+    assert messages(path) == [
+        "Queue: VisibilityTimeout 30 s is under 6x the timeout of Fn (60 s): at least 360 s"
+    ]
+
+
+def test_deny_statements_and_key_policies_may_use_wildcards(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        Resources:
+          Key:
+            Type: AWS::KMS::Key
+            Properties:
+              KeyPolicy:
+                Statement:
+                  - {Effect: Allow, Principal: {AWS: "*"}, Action: "kms:*", Resource: "*"}
+          TopicPolicy:
+            Type: AWS::SNS::TopicPolicy
+            Properties:
+              Topics: [x]
+              PolicyDocument:
+                Statement:
+                  - Effect: Deny
+                    Principal: "*"
+                    Action: "*"
+                    Resource: "*"
+                    Condition: {Bool: {aws:SecureTransport: "false"}}
+        """,
+    )
+    assert messages(path) == []
+
+
+@pytest.mark.parametrize("template", REAL_TEMPLATES, ids=lambda p: p.parent.name)
+def test_the_real_templates_follow_the_rules(template: Path) -> None:
+    assert messages(template) == []
+
+
+def test_the_command_prints_one_line_per_violation_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN one good and one bad template
+    good = write(tmp_path, GOOD, "good.yaml")
+    bad = write(
+        tmp_path, GOOD.replace("TracingConfig: Active", "TracingConfig: PassThrough"), "bad.yaml"
+    )
+
+    # WHEN the rules run over both
+    status = main([str(good), str(bad)])
+
+    # THEN one line names the bad template's violation, and the exit status is 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"{bad}: Topic: topic TracingConfig is not Active"]
+    assert status == 1
+    assert main([str(good)]) == 0
+
+
+def test_an_unreadable_template_is_a_violation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert main([str(missing)]) == 1
+    assert capsys.readouterr().out.startswith(f"{missing}: -: cannot read")
+
+
+def test_it_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orderflow.platform.template_rules", str(REAL_TEMPLATES[0])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 violation(s)" in result.stderr
