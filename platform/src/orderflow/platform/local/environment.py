@@ -1,0 +1,84 @@
+"""One Lambda execution environment: a process that imports the handler once and runs invocations.
+
+Like Lambda, an environment handles one invocation at a time, keeps its module state between
+invocations (warm starts), and is thrown away when an invocation times out or the process
+dies. The poller that owns it sends an event and a deadline, and receives the handler's
+response (JSON round-tripped, as Lambda serialises it) or the error it raised.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orderflow.platform.local.faults import (
+    CRASH_EXIT_CODE,
+    FaultPlan,
+    FixSwitch,
+    install_consumer_bugs,
+    install_dependency_faults,
+)
+from orderflow.platform.local.functions import FunctionSpec, LambdaContext
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the poller sends: the event and the real-clock deadline (epoch seconds)."""
+
+    request_id: str
+    event: dict[str, Any]
+    deadline: float
+
+
+def serve(connection: Any, spec_json: str, plan_json: str, fixes_dir: str) -> None:
+    """Run invocations from ``connection`` until it closes (the environment's whole life)."""
+    spec = FunctionSpec.from_json(spec_json)
+    plan = FaultPlan.from_json(plan_json)
+    # Each environment rolls its own dice: a shared seed would make every one crash alike.
+    rng = random.Random(None if plan.seed is None else plan.seed ^ os.getpid())  # noqa: S311
+    install_dependency_faults(plan.dependencies.get(spec.service, {}), rng)
+    install_consumer_bugs(spec.service, plan.consumer_bugs, FixSwitch(Path(fixes_dir)))
+    crash_rate = plan.crash_after_side_effects.get(spec.service, 0.0)
+    try:
+        module = importlib.import_module(spec.handler_module)
+        handler = getattr(module, spec.handler_name)
+    except Exception:  # noqa: BLE001  (Lambda reports any init failure, whatever it is)
+        connection.send({"init_error": traceback.format_exc(limit=3)})
+        return
+    connection.send({"ready": True})
+    while True:
+        try:
+            invocation: Invocation = connection.recv()
+        except EOFError:
+            return
+        context = LambdaContext(
+            function_name=spec.function_name,
+            function_version="$LATEST",
+            invoked_function_arn=spec.function_arn,
+            memory_limit_in_mb=spec.memory_mb,
+            deadline=invocation.deadline,
+            aws_request_id=invocation.request_id,
+            log_group_name=f"/aws/lambda/{spec.function_name}",
+        )
+        outcome = _invoke(handler, invocation.event, context)
+        if crash_rate and rng.random() < crash_rate:
+            # The handler's side effects happened; the batch is never reported back.
+            sys.stdout.flush()
+            os._exit(CRASH_EXIT_CODE)
+        connection.send(outcome)
+
+
+def _invoke(handler: Any, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        response = handler(event, context)
+        return {"ok": True, "response": json.loads(json.dumps(response))}
+    except Exception as error:  # noqa: BLE001  (a handler error fails the invocation, as in Lambda)
+        traceback.print_exc()
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}

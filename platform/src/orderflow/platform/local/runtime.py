@@ -1,0 +1,480 @@
+"""The local runtime: the embedded AWS, every stack from its template, and the functions running.
+
+``LocalRuntime.start()`` starts the embedded AWS, deploys the platform stack and every service
+stack, subscribes a local pager inbox to the paging topic (standing in for the on-call's email),
+runs ``alarms sync``, starts one worker process per function and writes the endpoint and every
+resource name to ``.orderflow/local.json``. ``stop()`` stops the workers, then the embedded AWS,
+and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from orderflow.platform.emulator.clock import EmulatorClock
+from orderflow.platform.emulator.server import EmbeddedAws
+from orderflow.platform.errors import PlatformError
+from orderflow.platform.local.faults import FaultPlan, FixSwitch
+from orderflow.platform.local.functions import (
+    FAKE_CREDENTIALS,
+    FunctionSpec,
+    discover_functions,
+)
+from orderflow.platform.local.pollers import InvocationReport
+from orderflow.platform.local.stacks import (
+    PLATFORM,
+    DeployedStack,
+    deploy_stack,
+    repository_root,
+    stack_templates,
+)
+
+DEFAULT_STATE_DIR = Path(".orderflow")
+LOCAL_FILE = "local.json"
+PAGER_QUEUE = "pager-inbox"
+SENDER_ADDRESS = "orders@orderflow.local"
+WORKER_STOP_SECONDS = 15.0
+
+Progress = Callable[[str], None]
+
+
+class LocalRuntimeError(PlatformError):
+    """The local runtime could not start; the message says what failed."""
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How one local run is set up."""
+
+    stage: str = "local"
+    region: str = "us-east-1"
+    clock_factor: float = 1.0
+    state_dir: Path = DEFAULT_STATE_DIR
+    max_concurrency: int | None = 2
+    """Ceiling on each function's concurrent environments (a 2-core machine, not AWS)."""
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    stack_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """package name -> template parameters, for parameters the local stage sets differently."""
+    sync_alarms: bool = True
+    root: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServiceResources:
+    """One service as deployed: its stack, queue, DLQ, function and tables."""
+
+    stack: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    function_name: str
+    tables: dict[str, str]
+    outputs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What ``.orderflow/local.json`` holds: the endpoint and every resource name."""
+
+    endpoint_url: str
+    region: str
+    stage: str
+    clock_factor: float
+    topic_arn: str
+    paging_topic_arn: str
+    failure_ledger_table: str
+    pager_queue_url: str
+    services: dict[str, ServiceResources]
+    run_dir: str
+    gateway_journal: str
+    pid: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LocalResources:
+        raw = json.loads(text)
+        raw["services"] = {k: ServiceResources(**v) for k, v in raw["services"].items()}
+        return cls(**raw)
+
+    def env(self) -> dict[str, str]:
+        """What another shell exports to point the orderflow CLI at this run."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "ORDERFLOW_STAGE": self.stage,
+            **FAKE_CREDENTIALS,
+        }
+
+
+def read_local_resources(state_dir: Path = DEFAULT_STATE_DIR) -> LocalResources:
+    """The resources of the running local runtime (from its local.json)."""
+    path = state_dir / LOCAL_FILE
+    if not path.is_file():
+        raise LocalRuntimeError(f"no {path}: start the local runtime with `orderflow up`")
+    return LocalResources.from_json(path.read_text())
+
+
+@dataclass
+class FunctionStats:
+    """What one service's function did so far (from its invocation reports)."""
+
+    invocations: Counter[str] = field(default_factory=Counter)
+    records_succeeded: int = 0
+    records_failed: int = 0
+    duplicates: int = 0
+    last_success: float | None = None
+    recent: deque[InvocationReport] = field(default_factory=lambda: deque(maxlen=200))
+
+    def record(self, report: InvocationReport) -> None:
+        self.invocations[report.outcome] += 1
+        self.records_succeeded += report.succeeded
+        self.records_failed += report.failed
+        self.duplicates += report.duplicates
+        if report.succeeded:
+            self.last_success = report.ended
+        self.recent.append(report)
+
+
+class FunctionWorker:
+    """The worker process of one function, and the stats read from its reports."""
+
+    def __init__(self, spec: FunctionSpec, run_dir: Path) -> None:
+        self.spec = spec
+        self.run_dir = run_dir
+        self.stats = FunctionStats()
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self.listeners: list[Callable[[InvocationReport], None]] = []
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(
+        self,
+        endpoint_url: str,
+        clock: EmulatorClock,
+        faults_path: Path,
+        fixes_dir: Path,
+        max_concurrency: int | None,
+    ) -> None:
+        spec_path = self.run_dir / f"{self.spec.service}.function.json"
+        spec_path.write_text(self.spec.to_json())
+        read_fd, write_fd = os.pipe()
+        command = [
+            sys.executable,
+            "-m",
+            "orderflow.platform.local.pollers",
+            "--spec",
+            str(spec_path),
+            "--faults",
+            str(faults_path),
+            "--endpoint-url",
+            endpoint_url,
+            "--clock-factor",
+            repr(clock.factor),
+            "--fixes-dir",
+            str(fixes_dir),
+            "--events-fd",
+            str(write_fd),
+        ]
+        if max_concurrency:
+            command += ["--max-concurrency", str(max_concurrency)]
+        self._log = (self.run_dir / f"{self.spec.service}.log").open("ab")
+        self._process = subprocess.Popen(  # noqa: S603  (our own module, no shell)
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            # Its own session: Ctrl-C reaches the runtime, which stops workers in order.
+            start_new_session=True,
+        )
+        os.close(write_fd)
+        self._reader = threading.Thread(
+            target=self._read, args=(read_fd,), name=f"{self.spec.service}-reports", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "r") as reports:
+            for line in reports:
+                try:
+                    raw = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                raw.pop("type", None)
+                report = InvocationReport(**raw)
+                with self._lock:
+                    self.stats.record(report)
+                for listener in list(self.listeners):
+                    listener(report)
+
+    def snapshot(self) -> FunctionStats:
+        with self._lock:
+            return FunctionStats(
+                invocations=Counter(self.stats.invocations),
+                records_succeeded=self.stats.records_succeeded,
+                records_failed=self.stats.records_failed,
+                duplicates=self.stats.duplicates,
+                last_success=self.stats.last_success,
+                recent=deque(self.stats.recent, maxlen=200),
+            )
+
+    def stop(self, timeout: float = WORKER_STOP_SECONDS) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class LocalRuntime:
+    """The whole pipeline on this machine; a context manager that always cleans up."""
+
+    def __init__(self, options: RuntimeOptions | None = None) -> None:
+        self.options = options or RuntimeOptions()
+        self.clock = EmulatorClock(self.options.clock_factor)
+        self.run_dir = self.options.state_dir.resolve() / "run"
+        self.fixes = FixSwitch(self.run_dir / "fixes")
+        self.aws = EmbeddedAws(emulator_clock=self.clock, log_path=self.run_dir / "aws.log")
+        self.workers: dict[str, FunctionWorker] = {}
+        self.stacks: dict[str, DeployedStack] = {}
+        self.resources: LocalResources | None = None
+        self._session: Any = None
+
+    # --- clients ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the embedded AWS."""
+        if self._session is None:
+            import boto3  # noqa: PLC0415
+
+            self._session = boto3.session.Session(
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                region_name=self.options.region,
+            )
+        return self._session.client(service, endpoint_url=self.aws.endpoint_url)
+
+    # --- start and stop --------------------------------------------------------------------
+
+    def start(self, progress: Progress | None = None) -> LocalResources:
+        """Start everything; on any failure stop what started and raise LocalRuntimeError."""
+        say = progress or (lambda _: None)
+        try:
+            return self._start(say)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, say: Progress) -> LocalResources:
+        options = self.options
+        root = options.root or repository_root()
+        self._reset_run_dir()
+        say(f"starting the embedded AWS (clock x{self.clock.factor:g})")
+        self.aws.start()
+        say(f"embedded AWS at {self.aws.endpoint_url}")
+        cloudformation, s3 = self.client("cloudformation"), self.client("s3")
+        journal = (self.run_dir / "gateway-journal.sqlite").resolve()
+        for template in stack_templates(root):
+            overrides = dict(self._local_parameters(journal))
+            overrides.update(options.stack_overrides.get(template.name, {}))
+            say(f"deploying {template.stack_name(options.stage)} from {template.path.name}")
+            self.stacks[template.name] = deploy_stack(
+                cloudformation,
+                s3,
+                template,
+                stage=options.stage,
+                overrides=overrides,
+                region=options.region,
+            )
+        resources = self._resources(journal)
+        if options.sync_alarms:
+            say("alarms sync")
+            self._sync_alarms(resources)
+        self._start_workers(resources, say)
+        self.resources = resources
+        self._write_local_file(resources)
+        return resources
+
+    def _local_parameters(self, journal: Path) -> dict[str, str]:
+        plan = self.options.faults
+        return {
+            "SenderAddress": SENDER_ADDRESS,
+            "ManageSenderIdentity": "true",
+            **plan.gateway.stack_parameters(journal, plan.seed),
+        }
+
+    def _reset_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for path in self.run_dir.rglob("*"):
+            if path.is_file():
+                path.unlink()
+        (self.run_dir / "faults.json").write_text(self.options.faults.to_json())
+
+    def _resources(self, journal: Path) -> LocalResources:
+        platform = self.stacks[PLATFORM].outputs
+        sqs, sns = self.client("sqs"), self.client("sns")
+        pager_url = sqs.create_queue(QueueName=f"orderflow-{self.options.stage}-{PAGER_QUEUE}")[
+            "QueueUrl"
+        ]
+        pager_arn = sqs.get_queue_attributes(QueueUrl=pager_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=platform["PagingTopicArn"],
+            Protocol="sqs",
+            Endpoint=pager_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+        services = {}
+        for name, stack in self.stacks.items():
+            if name == PLATFORM:
+                continue
+            services[name] = _service_resources(sqs, stack)
+        return LocalResources(
+            endpoint_url=self.aws.endpoint_url,
+            region=self.options.region,
+            stage=self.options.stage,
+            clock_factor=self.clock.factor,
+            topic_arn=platform["OrderEventsTopicArn"],
+            paging_topic_arn=platform["PagingTopicArn"],
+            failure_ledger_table=platform["FailureLedgerTableName"],
+            pager_queue_url=pager_url,
+            services=services,
+            run_dir=str(self.run_dir.resolve()),
+            gateway_journal=str(journal),
+            pid=os.getpid(),
+        )
+
+    def _sync_alarms(self, resources: LocalResources) -> Any:
+        from orderflow.platform.alarms import sync_alarms  # noqa: PLC0415
+        from orderflow.platform.stage import discover_queues  # noqa: PLC0415
+
+        return sync_alarms(
+            self.client("cloudwatch"),
+            self.options.stage,
+            discover_queues(self.client("sqs"), self.options.stage),
+            resources.paging_topic_arn,
+            self.options.region,
+        )
+
+    def _start_workers(self, resources: LocalResources, say: Progress) -> None:
+        functions = {name: [svc.function_name] for name, svc in resources.services.items()}
+        specs = discover_functions(self.client("lambda"), self.client("sqs"), functions)
+        faults_path = self.run_dir / "faults.json"
+        for spec in specs:
+            worker = FunctionWorker(spec, self.run_dir)
+            worker.start(
+                resources.endpoint_url,
+                self.clock,
+                faults_path,
+                self.fixes.directory,
+                self.options.max_concurrency,
+            )
+            self.workers[spec.service] = worker
+            say(
+                f"running {spec.function_name}: batch {spec.batch_size}, window "
+                f"{spec.batching_window_seconds}s, concurrency "
+                f"{spec.concurrency(self.options.max_concurrency)}, timeout {spec.timeout_seconds}s"
+            )
+
+    def _write_local_file(self, resources: LocalResources) -> None:
+        path = self.options.state_dir / LOCAL_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(resources.to_json())
+        temporary.replace(path)
+
+    def stop(self) -> None:
+        """Stop every worker, then the embedded AWS; remove local.json."""
+        for worker in self.workers.values():
+            threading.Thread(target=worker.stop, daemon=True).start()
+        deadline = time.monotonic() + WORKER_STOP_SECONDS + 5
+        for worker in self.workers.values():
+            while worker.alive and time.monotonic() < deadline:
+                time.sleep(0.1)
+            worker.stop(timeout=0.1)
+        self.aws.stop()
+        path = self.options.state_dir / LOCAL_FILE
+        if self.resources is not None and path.is_file():
+            try:
+                if LocalResources.from_json(path.read_text()).pid == os.getpid():
+                    path.unlink()
+            except (ValueError, KeyError, TypeError):
+                path.unlink()
+
+    def processes(self) -> list[int]:
+        """Process ids this runtime started that are still running (for checks and tests)."""
+        pids = [w.pid for w in self.workers.values() if w.alive and w.pid]
+        if self.aws.pid is not None:
+            pids.append(self.aws.pid)
+        return pids
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _service_resources(sqs: Any, stack: DeployedStack) -> ServiceResources:
+    queues = stack.physical_ids("AWS::SQS::Queue")
+    queue_url, dlq_url = "", ""
+    for url in queues.values():
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+        if "RedrivePolicy" in attributes.get("Attributes", {}):
+            queue_url = url
+        else:
+            dlq_url = url
+    if not queue_url or not dlq_url:
+        raise LocalRuntimeError(f"stack {stack.stack_name} has no queue with a DLQ")
+    functions = list(stack.physical_ids("AWS::Lambda::Function").values())
+    if len(functions) != 1:
+        raise LocalRuntimeError(f"stack {stack.stack_name} must hold exactly one function")
+    return ServiceResources(
+        stack=stack.stack_name,
+        queue_url=queue_url,
+        queue_arn=_arn_of(sqs, queue_url),
+        dlq_url=dlq_url,
+        dlq_arn=_arn_of(sqs, dlq_url),
+        function_name=functions[0],
+        tables=stack.physical_ids("AWS::DynamoDB::Table"),
+        outputs=stack.outputs,
+    )
+
+
+def _arn_of(sqs: Any, url: str) -> str:
+    return str(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    )
