@@ -10,12 +10,12 @@ from orderflow.platform.cli.state import CliState, common_options, pass_state, t
 from orderflow.platform.stage import discover_queues, topic_arn
 
 
-@click.group()
+@click.group(short_help="Alarms and dashboard of a stage, as code.")
 def alarms() -> None:
     """CloudWatch alarms per consumer queue, paging through the paging topic."""
 
 
-@alarms.command("sync")
+@alarms.command("sync", short_help="Make the alarms match the queues; --dry-run.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @common_options
 @pass_state

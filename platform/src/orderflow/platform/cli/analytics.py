@@ -23,7 +23,7 @@ def _amounts(amounts: dict[str, str]) -> str:
     return ", ".join(f"{value} {currency}" for currency, value in amounts.items()) or "0"
 
 
-@analytics.command("report")
+@analytics.command("report", short_help="Totals and hourly metrics, or one --order.")
 @click.option("--order", "order_id", help="One order's status and event history instead.")
 @click.option("--since", type=click.DateTime(), help="First hour to show (UTC).")
 @click.option("--until", type=click.DateTime(), help="Show hours before this (UTC).")

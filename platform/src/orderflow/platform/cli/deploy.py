@@ -16,7 +16,7 @@ from orderflow.platform.deploy import (
 )
 
 
-@click.command()
+@click.command(short_help="Deploy a service or the platform stack with SAM.")
 @click.argument("target", metavar=f"{{{'|'.join(TARGETS)}}}")
 @click.option(
     "--root",

@@ -22,7 +22,7 @@ def dlq() -> None:
     """Dead-letter queues: list, inspect by failure, redrive."""
 
 
-@dlq.command("ls")
+@dlq.command("ls", short_help="DLQ depth and oldest age per service.")
 @common_options
 @pass_state
 def dlq_ls(state: CliState) -> None:
@@ -96,7 +96,7 @@ def dlq_inspect(state: CliState, service: str, limit: int | None) -> None:
     state.out.emit(inspection.as_dict(), human)
 
 
-@dlq.command("redrive")
+@dlq.command("redrive", short_help="Send a DLQ (or one --group) back to its queue.")
 @click.argument("service")
 @click.option("--group", "fingerprint", help="Only this failure group (from dlq inspect).")
 @click.option(

@@ -27,7 +27,7 @@ def _publisher(state: CliState) -> EventPublisher:
     return EventPublisher(arn, client=aws.sns())
 
 
-@click.command()
+@click.command(short_help="Publish one order event (file or flags).")
 @click.argument("order_file", required=False, type=click.Path(path_type=Path))
 @click.option("--order-id", help="Order id (default: a new one).")
 @click.option(
@@ -89,7 +89,7 @@ def publish(
     )
 
 
-@click.command()
+@click.command(short_help="Publish a realistic mix of orders at a rate.")
 @click.option("--orders", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--rate",

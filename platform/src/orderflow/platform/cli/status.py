@@ -13,7 +13,7 @@ from orderflow.platform.cli.state import CliState, age, common_options, pass_sta
 from orderflow.platform.stage import discover_queues
 
 
-@click.command()
+@click.command(short_help="Backlog and alarm state of every service.")
 @common_options
 @pass_state
 def status(state: CliState) -> None:

@@ -51,7 +51,7 @@ def _show(state: CliState, title: str, levels: Iterable[StockLevel]) -> None:
     state.out.emit({"stage": state.stage, "levels": rows}, human)
 
 
-@stock.command("seed")
+@stock.command("seed", short_help="Set stock levels from a JSON or CSV file.")
 @click.argument("stock_file", type=click.Path(path_type=Path))
 @click.option("--seed-id", help="Re-running with the same id changes nothing twice.")
 @common_options
@@ -72,7 +72,7 @@ def stock_seed(state: CliState, stock_file: Path, seed_id: str | None) -> None:
     _show(state, f"stock of {state.stage} after seeding", levels)
 
 
-@stock.command("ls")
+@stock.command("ls", short_help="Stock levels; items below threshold flagged.")
 @common_options
 @pass_state
 def stock_ls(state: CliState) -> None:
