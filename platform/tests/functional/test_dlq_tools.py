@@ -321,3 +321,14 @@ def test_a_failed_order_ledger_entry_matches_what_the_consumer_saw(
     assert json.dumps(sorted(r.order_id for r in records.values())) == json.dumps(
         sorted(failed.no_stock + failed.timeouts)
     )
+
+
+def test_inspect_with_a_limit_looks_at_that_many_and_keeps_all(
+    aws: AwsClients, failed: FailedOrders
+) -> None:
+    # WHEN only two of the five DLQ messages are looked at
+    inspection = inspect_dlq(aws.sqs(), failed.ledger, failed.queues, limit=2)
+
+    # THEN two are grouped, and all five remain visible
+    assert inspection.total == sum(g.count for g in inspection.groups) == 2
+    assert depths(aws, failed.queues.dlq.url) == (5, 0)  # type: ignore[union-attr]

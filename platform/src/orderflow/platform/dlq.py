@@ -79,20 +79,16 @@ class HeldMessages:
 
     def receive_all(self, limit: int | None = None) -> None:
         """Receive until the queue has nothing more visible (or ``limit`` messages)."""
-        expected = int(
-            self._sqs.get_queue_attributes(
-                QueueUrl=self._queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"]
-        )
-        wanted = expected if limit is None else min(expected, limit)
+        expected = queue_depths(self._sqs, self._queue_url)[0]
         seen: dict[str, DlqMessage] = {m.message_id: m for m in self.messages}
-        while len(seen) < wanted:
+        while limit is None or len(seen) < limit:
             response = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
-                MaxNumberOfMessages=min(10, wanted - len(seen)),
+                MaxNumberOfMessages=10 if limit is None else min(10, limit - len(seen)),
                 VisibilityTimeout=self._hold_seconds,
-                # Long polling asks every SQS server, so an empty answer means empty.
-                WaitTimeSeconds=1,
+                # Long polling asks every SQS server, so it finds what the count promised;
+                # past that count (an approximation) a short poll checks for stragglers.
+                WaitTimeSeconds=1 if len(seen) < expected else 0,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
