@@ -332,3 +332,15 @@ def test_inspect_with_a_limit_looks_at_that_many_and_keeps_all(
     # THEN two are grouped, and all five remain visible
     assert inspection.total == sum(g.count for g in inspection.groups) == 2
     assert depths(aws, failed.queues.dlq.url) == (5, 0)  # type: ignore[union-attr]
+
+
+def test_an_empty_dlq_needs_no_move_task(aws: AwsClients, stage: StageOnMoto) -> None:
+    # GIVEN payment's DLQ, empty
+    queues = service_queues(aws.sqs(), STAGE, "payment")
+
+    # WHEN it is redriven
+    report = redrive_all(aws.sqs(), queues)
+
+    # THEN nothing is started or moved
+    assert (report.status, report.moved) == ("EMPTY", 0)
+    assert aws.sqs().list_message_move_tasks(SourceArn=queues.dlq.arn)["Results"] == []  # type: ignore[union-attr]

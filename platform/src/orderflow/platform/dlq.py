@@ -383,13 +383,10 @@ def redrive_all(
 
     dlq = _dlq_of(queues)
     report = RedriveReport(queues.service, "all", dry_run)
-    if dry_run:
-        report.moved = int(
-            sqs.get_queue_attributes(
-                QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"]
-        )
-        report.status = "DRY-RUN"
+    waiting = queue_depths(sqs, dlq.url)[0]
+    if dry_run or not waiting:
+        report.moved = waiting if dry_run else 0
+        report.status = "DRY-RUN" if dry_run else "EMPTY"
         return report
     request: dict[str, Any] = {"SourceArn": dlq.arn, "DestinationArn": queues.queue.arn}
     if rate:
@@ -399,8 +396,8 @@ def redrive_all(
     except ClientError as error:
         if "already a task running" in str(error):
             raise RedriveInProgressError(
-                f"a redrive of {dlq.name} is already running; wait for it "
-                f"(orderflow dlq ls) or cancel it"
+                f"a redrive of {dlq.name} is already running; let it finish "
+                "(orderflow dlq ls shows the DLQ draining)"
             ) from error
         raise
     task = wait_for_move_task(sqs, dlq.arn, poll_seconds=poll_seconds, on_progress=on_progress)
