@@ -538,7 +538,6 @@ def _state_change_event(alarm: Any, previous: dict[str, Any], at: datetime) -> d
         "Source": "aws.cloudwatch",
         "DetailType": "CloudWatch Alarm State Change",
         "Resources": [alarm.alarm_arn],
-        "Time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Detail": json.dumps(
             {
                 "alarmName": alarm.name,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from orderflow.platform.emulator.extension import Extension, Patch
@@ -20,8 +22,19 @@ from orderflow.platform.emulator.extension import Extension, Patch
 LOGGER = logging.getLogger(__name__)
 
 
+def aws_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge delivers it: moto's internal fields dropped, ISO 8601 time."""
+    public = {k: v for k, v in event.items() if k != "ingestion-time"}
+    if isinstance(public.get("time"), int | float):
+        # moto stamps a Unix time; EventBridge delivers "2030-01-01T12:00:00Z".
+        stamp = datetime.fromtimestamp(float(public["time"]), UTC)
+        public["time"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return public
+
+
 def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
     """The JSON text a target receives for ``event``, per its Input settings."""
+    event = aws_event(event)
     if target.get("Input"):
         return str(target["Input"])
     if target.get("InputPath"):
@@ -36,11 +49,10 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         shaped = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,  # type: ignore[arg-type]
+            event={**event, "ingestion-time": 0},  # type: ignore[arg-type]
         )
         return json.dumps(shaped, default=str)
-    public = {k: v for k, v in event.items() if k != "ingestion-time"}
-    return json.dumps(public, default=str)
+    return json.dumps(event, default=str)
 
 
 def start_state_machine(arn: str, execution_input: str) -> str:
@@ -55,23 +67,36 @@ def start_state_machine(arn: str, execution_input: str) -> str:
     return str(execution.execution_arn)
 
 
+def is_state_machine(arn: str) -> bool:
+    """Whether a target ARN names a Step Functions state machine."""
+    parts = arn.split(":")
+    return len(parts) >= 7 and parts[2] == "states" and parts[5] == "stateMachine"
+
+
 def _patches() -> list[Patch]:
     from moto.events.models import Rule  # noqa: PLC0415
 
     moto_send: Callable[..., None] = Rule.send_to_targets
+    # moto raises on a target type it does not know, so it only ever sees the others.
+    swapping = threading.Lock()
 
     def send_to_targets(
         self: Rule, original_event: dict[str, Any], transform_input: bool = True
     ) -> None:
         if self.state != "ENABLED":
             return
-        moto_send(self, original_event, transform_input)
-        if not self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
+        machines = [t for t in self.targets if is_state_machine(str(t["Arn"]))]
+        others = [t for t in self.targets if not is_state_machine(str(t["Arn"]))]
+        if others:
+            with swapping:
+                everything, self.targets = self.targets, others
+                try:
+                    moto_send(self, original_event, transform_input)
+                finally:
+                    self.targets = everything
+        if not machines or not self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
             return
-        for target in self.targets:
-            parts = str(target["Arn"]).split(":")
-            if len(parts) < 7 or parts[2] != "states" or parts[5] != "stateMachine":
-                continue
+        for target in machines:
             try:
                 start_state_machine(target["Arn"], target_input(target, original_event))
             except Exception:

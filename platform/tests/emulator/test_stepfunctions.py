@@ -1,0 +1,155 @@
+"""Step Functions that run, deployed by CloudFormation and started by EventBridge rules."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from orderflow.platform.emulator import (
+    cfn_resources,
+    eventbridge_targets,
+    stepfunctions_execution,
+)
+
+ROLE = "arn:aws:iam::123456789012:role/workflow"
+ECHO = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+SUBSTITUTED = {
+    "StartAt": "Tag",
+    "States": {"Tag": {"Type": "Pass", "Result": {"stage": "${Stage}"}, "End": True}},
+}
+
+
+@pytest.fixture
+def running(aws: Callable[[str], Any], installed: Callable[..., None]) -> Callable[[str], Any]:
+    installed(cfn_resources, stepfunctions_execution, eventbridge_targets)
+    return aws
+
+
+def finished(sfn: Any, machine_arn: str) -> list[dict[str, Any]]:
+    """The machine's executions once none is RUNNING (they run on moto's threads)."""
+    for _ in range(200):
+        executions = sfn.list_executions(stateMachineArn=machine_arn)["executions"]
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            return [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+        time.sleep(0.02)
+    raise AssertionError("executions did not finish")
+
+
+def deploy_machine(aws: Callable[[str], Any], definition_property: dict[str, Any]) -> str:
+    template = {
+        "Resources": {
+            "Workflow": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "workflow",
+                    "RoleArn": ROLE,
+                    **definition_property,
+                },
+            }
+        },
+        "Outputs": {"Arn": {"Value": {"Ref": "Workflow"}}},
+    }
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName="wf", TemplateBody=json.dumps(template))
+    return str(
+        cloudformation.describe_stacks(StackName="wf")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    )
+
+
+def test_a_stack_deployed_machine_is_the_one_the_api_runs(running: Callable[[str], Any]) -> None:
+    # GIVEN a state machine from a template's Definition object
+    arn = deploy_machine(running, {"Definition": ECHO})
+    sfn = running("stepfunctions")
+    # WHEN it is started through the API
+    sfn.start_execution(stateMachineArn=arn, input=json.dumps({"order_id": "ord-1"}))
+    # THEN it really ran: the Pass state returned its input
+    [execution] = finished(sfn, arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"]) == {"order_id": "ord-1"}
+
+
+def test_definition_substitutions_are_applied(running: Callable[[str], Any]) -> None:
+    arn = deploy_machine(
+        running,
+        {"Definition": SUBSTITUTED, "DefinitionSubstitutions": {"Stage": "local"}},
+    )
+    sfn = running("stepfunctions")
+    sfn.start_execution(stateMachineArn=arn, input="{}")
+    [execution] = finished(sfn, arn)
+    assert json.loads(execution["output"]) == {"stage": "local"}
+
+
+def rule_to(events: Any, arn: str, **target: Any) -> None:
+    events.put_rule(
+        Name="dlq-alarms",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {"state": {"value": ["ALARM"]}},
+            }
+        ),
+    )
+    events.put_targets(Rule="dlq-alarms", Targets=[{"Id": "workflow", "Arn": arn, **target}])
+
+
+def alarm_event(events: Any, state: str) -> None:
+    events.put_events(
+        Entries=[
+            {
+                "Source": "aws.cloudwatch",
+                "DetailType": "CloudWatch Alarm State Change",
+                "Resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:payment-dlq-depth"],
+                "Detail": json.dumps({"alarmName": "payment-dlq-depth", "state": {"value": state}}),
+            }
+        ]
+    )
+
+
+def test_a_matching_event_starts_the_target_machine_with_the_event(
+    running: Callable[[str], Any],
+) -> None:
+    arn = deploy_machine(running, {"Definition": ECHO})
+    events, sfn = running("events"), running("stepfunctions")
+    rule_to(events, arn)
+    alarm_event(events, "ALARM")
+    [execution] = finished(sfn, arn)
+    delivered = json.loads(execution["input"])
+    assert delivered["detail-type"] == "CloudWatch Alarm State Change"
+    assert delivered["detail"]["alarmName"] == "payment-dlq-depth"
+    assert delivered["time"].endswith("Z")
+
+
+def test_input_path_delivers_part_of_the_event(running: Callable[[str], Any]) -> None:
+    arn = deploy_machine(running, {"Definition": ECHO})
+    events, sfn = running("events"), running("stepfunctions")
+    rule_to(events, arn, InputPath="$.detail")
+    alarm_event(events, "ALARM")
+    [execution] = finished(sfn, arn)
+    assert json.loads(execution["input"]) == {
+        "alarmName": "payment-dlq-depth",
+        "state": {"value": "ALARM"},
+    }
+
+
+def test_an_event_the_pattern_does_not_match_starts_nothing(
+    running: Callable[[str], Any],
+) -> None:
+    arn = deploy_machine(running, {"Definition": ECHO})
+    events, sfn = running("events"), running("stepfunctions")
+    rule_to(events, arn)
+    alarm_event(events, "OK")
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_a_disabled_rule_delivers_nothing(running: Callable[[str], Any]) -> None:
+    arn = deploy_machine(running, {"Definition": ECHO})
+    events, sfn = running("events"), running("stepfunctions")
+    rule_to(events, arn)
+    events.disable_rule(Name="dlq-alarms")
+    alarm_event(events, "ALARM")
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
