@@ -318,3 +318,21 @@ def test_no_decision_escalates_then_gives_up(stage: Stage) -> None:
     kinds = [p["kind"] for p in stage.pages()]
     assert kinds == ["dlq-incident", "dlq-escalation", "dlq-incident"]
     assert depth(stage, stage.dlq_url) == 1
+
+
+def test_the_platform_stack_deploys_this_definition_with_every_setting() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from orderflow.platform.monitoring.definition import DEFINITION_PATH  # noqa: PLC0415
+    from orderflow.templates import load_template, resources_of_type  # noqa: PLC0415
+
+    template_path = Path(__file__).parents[2] / "template.yaml"
+    (machine,) = resources_of_type(
+        load_template(template_path), "AWS::Serverless::StateMachine"
+    ).values()
+
+    assert (template_path.parent / machine["DefinitionUri"]).resolve() == DEFINITION_PATH.resolve()
+    assert set(machine["DefinitionSubstitutions"]) == set(SUBSTITUTIONS)
+    pattern = machine["Events"]["DlqGrowthAlarm"]["Properties"]["Pattern"]
+    assert pattern["detail"]["alarmName"] == [{"suffix": "-dlq-growth"}]
+    assert pattern["detail"]["state"]["value"] == ["ALARM"]

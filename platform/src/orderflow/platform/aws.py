@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
+    from mypy_boto3_xray import XRayClient
 
 _REJECTED_CREDENTIALS = frozenset(
     {
@@ -106,6 +108,14 @@ class AwsClients:
     def dynamodb(self) -> DynamoDBClient:
         """The DynamoDB client."""
         return cast("DynamoDBClient", self._client("dynamodb"))
+
+    def stepfunctions(self) -> SFNClient:
+        """The Step Functions client."""
+        return cast("SFNClient", self._client("stepfunctions"))
+
+    def xray(self) -> XRayClient:
+        """The X-Ray client."""
+        return cast("XRayClient", self._client("xray"))
 
     def region_name(self) -> str:
         """The region the clients talk to."""

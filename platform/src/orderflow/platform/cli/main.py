@@ -11,10 +11,12 @@ from orderflow.platform.cli.alarms import alarms
 from orderflow.platform.cli.analytics import analytics
 from orderflow.platform.cli.deploy import deploy
 from orderflow.platform.cli.dlq import dlq
+from orderflow.platform.cli.incident import incident
 from orderflow.platform.cli.publish import load, publish
 from orderflow.platform.cli.state import CliState
 from orderflow.platform.cli.status import status
 from orderflow.platform.cli.stock import stock
+from orderflow.platform.cli.trace import trace
 from orderflow.platform.errors import PlatformError
 
 
@@ -67,7 +69,7 @@ def cli(
 
 
 # The commands, one module per group. Register new ones here.
-for command in (status, publish, load, dlq, alarms, analytics, stock, deploy):
+for command in (status, publish, load, dlq, alarms, incident, trace, analytics, stock, deploy):
     cli.add_command(command)
 
 
