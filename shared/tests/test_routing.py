@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -133,3 +134,18 @@ def test_filter_policies_deliver_each_type_to_exactly_the_routed_queues() -> Non
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         expected = sorted(t for t, consumers in ROUTES.items() if service in consumers)
         assert sorted(received) == expected, service
+
+
+def test_the_readme_event_table_matches_the_routing_table() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = [
+        [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in readme.splitlines()
+        if line.startswith("| `") and "." in line.split("|")[1]
+    ]
+    documented = {
+        event_type: frozenset(c.strip() for c in consumers.split(","))
+        for event_type, _producer, consumers in rows
+    }
+
+    assert documented == dict(ROUTES)
