@@ -6,9 +6,10 @@ aws-sam-translator (managed policies from the translator's bundled list, so no A
 created with CreateStack on the embedded AWS; CloudFormation resolves every SSM-typed parameter
 itself. Nothing here lists a queue, topic or table: what exists is what the templates say.
 
-Each function's ``CodeUri`` is replaced by a zip of the service's source uploaded to the
-embedded S3, so the stack holds a real function; the local runtime runs the handler from the
-installed package (see ``pollers``), as Lambda would run that code.
+Local artifacts are packaged as ``sam package`` would, into the embedded S3: each function's
+``CodeUri`` becomes a zip of the package's source (the stack holds a real function; the local
+runtime runs the handler from the installed package, see ``pollers``), and a state machine's
+``DefinitionUri`` its definition file.
 """
 
 from __future__ import annotations
@@ -150,13 +151,50 @@ def package_source(package_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
-def sam_to_cloudformation(
-    template: dict[str, Any],
-    parameters: Mapping[str, str],
-    code: Mapping[str, str],
-    region: str = "us-east-1",
+def _local(uri: Any) -> bool:
+    return isinstance(uri, str) and not uri.startswith("s3://")
+
+
+def package_artifacts(
+    template: dict[str, Any], package: StackTemplate, stage: str, s3: S3Client
 ) -> dict[str, Any]:
-    """Plain CloudFormation from a SAM template; every function's code at ``code`` (Bucket, Key)."""
+    """What ``sam package`` does, into the embedded S3: local code and definitions uploaded.
+
+    A function's local ``CodeUri`` becomes a zip of the package's source; a state machine's
+    local ``DefinitionUri`` becomes the uploaded definition file.
+    """
+    document: dict[str, Any] = json.loads(json.dumps(template))
+    uploads: dict[str, bytes] = {}
+    code_key = f"{stage}/{package.name}/code.zip"
+    sections = [r.get("Properties", {}) for r in document["Resources"].values()]
+    kinds = [r.get("Type") for r in document["Resources"].values()]
+    functions = [
+        p for p, k in zip(sections, kinds, strict=True) if k == "AWS::Serverless::Function"
+    ]
+    functions.append(document.get("Globals", {}).get("Function", {}))
+    for properties in functions:
+        if _local(properties.get("CodeUri")):
+            uploads[code_key] = package_source(package.package_dir)
+            properties["CodeUri"] = {"Bucket": ARTIFACTS_BUCKET, "Key": code_key}
+    for properties, kind in zip(sections, kinds, strict=True):
+        if kind == "AWS::Serverless::StateMachine" and _local(properties.get("DefinitionUri")):
+            path = package.package_dir / str(properties["DefinitionUri"])
+            if not path.is_file():
+                raise StackDeployError(f"{package.path}: no state machine definition {path}")
+            key = f"{stage}/{package.name}/{path.name}"
+            uploads[key] = path.read_bytes()
+            properties["DefinitionUri"] = {"Bucket": ARTIFACTS_BUCKET, "Key": key}
+    if uploads:
+        _ensure_bucket(s3)
+        for key, body in uploads.items():
+            s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=body)
+    return document
+
+
+def sam_to_cloudformation(
+    template: dict[str, Any], parameters: Mapping[str, str], region: str = "us-east-1"
+) -> dict[str, Any]:
+    """Plain CloudFormation from a (packaged) SAM template."""
     if "Transform" not in template:
         return template
     import boto3  # noqa: PLC0415
@@ -172,12 +210,6 @@ def sam_to_cloudformation(
     )
 
     document = json.loads(json.dumps(template))  # the translator edits its input
-    for resource in document.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            resource.setdefault("Properties", {})["CodeUri"] = dict(code)
-    globals_function = document.get("Globals", {}).get("Function", {})
-    if "CodeUri" in globals_function:
-        globals_function["CodeUri"] = dict(code)
     values = dict(parameters)
     to_py27_compatible_template(document, values)
     # The region comes from a session of our own, and managed policy ARNs from the
@@ -209,14 +241,9 @@ def deploy_stack(
     document = load_template(template.path)
     parameters = stack_parameters(document, stage, overrides)
     stack_name = template.stack_name(stage)
-    code = {"Bucket": ARTIFACTS_BUCKET, "Key": f"{stage}/{template.name}.zip"}
-    if any(r.get("Type") == "AWS::Serverless::Function" for r in document["Resources"].values()):
-        _ensure_bucket(s3)
-        s3.put_object(
-            Bucket=ARTIFACTS_BUCKET, Key=code["Key"], Body=package_source(template.package_dir)
-        )
     try:
-        body = sam_to_cloudformation(document, parameters, code, region)
+        packaged = package_artifacts(document, template, stage, s3)
+        body = sam_to_cloudformation(packaged, parameters, region)
     except StackDeployError as exc:
         raise StackDeployError(f"{template.path}: {exc}") from exc
     from botocore.exceptions import ClientError, WaiterError  # noqa: PLC0415

@@ -1,0 +1,215 @@
+"""``orderflow up`` and ``orderflow demo``: the local runtime from the command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+from rich.console import Console
+from rich.live import Live
+
+from orderflow.contracts import SERVICES
+from orderflow.platform.cli.state import CliState, common_options, pass_state
+from orderflow.platform.local.demo import BlackFriday, DemoOptions, render_report
+from orderflow.platform.local.runtime import (
+    DEFAULT_STATE_DIR,
+    LOCAL_FILE,
+    LocalRuntime,
+    RuntimeOptions,
+)
+from orderflow.platform.local.status import service_statuses, status_table
+
+LOCAL_STAGE = "local"
+STATUS_SECONDS = 2.0
+
+
+def local_stage(state: CliState) -> str:
+    """The stage the user chose, or ``local`` when they left the global default."""
+    root = click.get_current_context().find_root()
+    if root.get_parameter_source("stage") in {ParameterSource.DEFAULT, None} and state.stage == (
+        "dev"
+    ):
+        return LOCAL_STAGE
+    return state.stage
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        # Logs and CI: long lines rather than an 80-column wrap of every timeline entry.
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
+
+
+def _stop_on_sigterm() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+@click.command(short_help="Run the whole pipeline locally (embedded AWS, no Docker).")
+@click.option(
+    "--clock-factor",
+    type=click.FloatRange(min=1),
+    default=1.0,
+    show_default=True,
+    help="Run AWS durations (visibility timeouts, alarm periods, function timeouts) this much "
+    "faster.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Ceiling on each function's concurrent environments on this machine.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE_DIR,
+    show_default=True,
+    help=f"Where {LOCAL_FILE} and the run's logs go.",
+)
+@common_options
+@pass_state
+def up(state: CliState, *, clock_factor: float, max_concurrency: int, state_dir: Path) -> None:
+    """Start the embedded AWS, deploy every stack from its template, sync the alarms and run
+    the functions until Ctrl-C (or SIGTERM).
+
+    The endpoint and every resource name are written to STATE_DIR/local.json; the stage is
+    `local` unless --stage says otherwise. Point other commands at it with the environment
+    it prints.
+    """
+    stage = local_stage(state)
+    console = _console(stderr=state.json)
+    runtime = LocalRuntime(
+        RuntimeOptions(
+            stage=stage,
+            region=state.region or "us-east-1",
+            clock_factor=clock_factor,
+            state_dir=state_dir,
+            max_concurrency=max_concurrency,
+        )
+    )
+    stop = _stop_on_sigterm()
+    try:
+        resources = runtime.start(progress=lambda text: console.print(f"[dim]up[/dim] {text}"))
+        if state.json:
+            click.echo(resources.to_json())
+        else:
+            exports = " ".join(f"{k}={v}" for k, v in resources.env().items())
+            console.print(
+                f"[bold green]orderflow {stage} is up[/bold green]: {state_dir / LOCAL_FILE}"
+            )
+            console.print(f"other shells: [bold]export {exports}[/bold]")
+            console.print("Ctrl-C stops everything.")
+        _watch(runtime, console, stop, live=not state.json and console.is_terminal)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("[dim]stopping[/dim]")
+        runtime.stop()
+        console.print("[dim]stopped[/dim]")
+
+
+def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
+    title = f"orderflow {runtime.options.stage} (clock x{runtime.clock.factor:g})"
+    if not live:
+        while not stop.wait(STATUS_SECONDS):
+            _check_workers(runtime)
+        return
+    with Live(console=console, refresh_per_second=1) as display:
+        while not stop.wait(STATUS_SECONDS):
+            _check_workers(runtime)
+            display.update(status_table(title, service_statuses(runtime)))
+
+
+def _check_workers(runtime: LocalRuntime) -> None:
+    dead = [name for name, worker in runtime.workers.items() if not worker.alive]
+    if dead:
+        raise click.ClickException(
+            f"function worker(s) stopped: {', '.join(dead)}; see {runtime.run_dir}"
+        )
+
+
+@click.command(short_help="Black Friday on the local runtime, ending in a reconciliation.")
+@click.option("--orders", type=click.IntRange(min=5), default=DemoOptions.orders, show_default=True)
+@click.option(
+    "--clock-factor",
+    type=click.FloatRange(min=1),
+    default=DemoOptions.clock_factor,
+    show_default=True,
+    help="How much faster than AWS time the demo runs.",
+)
+@click.option(
+    "--bug-service",
+    type=click.Choice(SERVICES),
+    default=DemoOptions.bug_service,
+    show_default=True,
+    help="The consumer whose release cannot handle a dozen orders.",
+)
+@click.option("--seed", type=int, default=DemoOptions.seed, show_default=True)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=DemoOptions.max_concurrency,
+    show_default=True,
+    help="Ceiling on each function's concurrent environments on this machine.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE_DIR,
+    show_default=True,
+)
+@common_options
+@pass_state
+def demo(
+    state: CliState,
+    *,
+    orders: int,
+    clock_factor: float,
+    bug_service: str,
+    seed: int,
+    max_concurrency: int,
+    state_dir: Path,
+) -> None:
+    """Bring the pipeline up and play Black Friday: a burst of orders, a slow email provider,
+    analytics falling behind, a consumer bug that parks a dozen orders in a DLQ, the page, the
+    fix and the redrive, the alarm back to OK; then reconcile every service's records.
+
+    Exits 0 only if everything reconciles. --json prints the reconciliation.
+    """
+    console = _console(stderr=state.json)
+    options = DemoOptions(
+        orders=orders,
+        clock_factor=clock_factor,
+        bug_service=bug_service,
+        seed=seed,
+        max_concurrency=max_concurrency,
+        state_dir=state_dir,
+    )
+    _stop_on_sigterm_raises()
+    started = time.monotonic()
+    report = BlackFriday(options, console=console).run()
+    took = time.monotonic() - started
+    if state.json:
+        click.echo(json.dumps({**report.as_dict(), "seconds": round(took, 1)}, indent=2))
+    else:
+        render_report(console, report)
+        console.print(f"[dim]demo took {took:.0f}s[/dim]")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _stop_on_sigterm_raises() -> None:
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
