@@ -20,6 +20,9 @@ from typing import Any
 
 from orderflow.platform.local.faults import (
     CRASH_EXIT_CODE,
+    CRASHES,
+    FIXES,
+    CrashDice,
     FaultPlan,
     FixSwitch,
     install_consumer_bugs,
@@ -37,15 +40,21 @@ class Invocation:
     deadline: float
 
 
-def serve(connection: Any, spec_json: str, plan_json: str, fixes_dir: str) -> None:
+def serve(connection: Any, spec_json: str, plan_json: str, faults_dir: str) -> None:
     """Run invocations from ``connection`` until it closes (the environment's whole life)."""
     spec = FunctionSpec.from_json(spec_json)
     plan = FaultPlan.from_json(plan_json)
     # Each environment rolls its own dice: a shared seed would make every one crash alike.
     rng = random.Random(None if plan.seed is None else plan.seed ^ os.getpid())  # noqa: S311
     install_dependency_faults(plan.dependencies.get(spec.service, {}), rng)
-    install_consumer_bugs(spec.service, plan.consumer_bugs, FixSwitch(Path(fixes_dir)))
-    crash_rate = plan.crash_after_side_effects.get(spec.service, 0.0)
+    install_consumer_bugs(spec.service, plan.consumer_bugs, FixSwitch(Path(faults_dir) / FIXES))
+    crash = CrashDice(
+        spec.service,
+        plan.crash_after_side_effects.get(spec.service, 0.0),
+        plan.crash_limit,
+        Path(faults_dir) / CRASHES,
+        rng,
+    )
     try:
         module = importlib.import_module(spec.handler_module)
         handler = getattr(module, spec.handler_name)
@@ -68,7 +77,7 @@ def serve(connection: Any, spec_json: str, plan_json: str, fixes_dir: str) -> No
             log_group_name=f"/aws/lambda/{spec.function_name}",
         )
         outcome = _invoke(handler, invocation.event, context)
-        if crash_rate and rng.random() < crash_rate:
+        if crash.roll():
             # The handler's side effects happened; the batch is never reported back.
             sys.stdout.flush()
             os._exit(CRASH_EXIT_CODE)

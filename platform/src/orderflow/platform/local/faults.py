@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 CRASH_EXIT_CODE = 137
+FIXES = "fixes"
+CRASHES = "crashes"
 
 
 class ConsumerBugError(RuntimeError):
@@ -83,6 +86,8 @@ class FaultPlan:
     consumer_bugs: tuple[ConsumerBug, ...] = ()
     crash_after_side_effects: dict[str, float] = field(default_factory=dict)
     """service -> share of invocations whose environment dies before the batch is deleted"""
+    crash_limit: int | None = None
+    """at most this many crashes per service in the run (None: no limit)"""
     duplicate_delivery_rate: float = 0.0
     seed: int | None = None
 
@@ -108,6 +113,7 @@ class FaultPlan:
                 for bug in raw.get("consumer_bugs", [])
             ),
             crash_after_side_effects=dict(raw.get("crash_after_side_effects", {})),
+            crash_limit=raw.get("crash_limit"),
             duplicate_delivery_rate=float(raw.get("duplicate_delivery_rate", 0.0)),
             seed=raw.get("seed"),
         )
@@ -129,6 +135,40 @@ class FixSwitch:
 
 
 # --- inside an execution environment ---------------------------------------------------------
+
+
+class CrashDice:
+    """Whether this invocation's environment dies after its side effects (counted per run)."""
+
+    def __init__(
+        self,
+        service: str,
+        rate: float,
+        limit: int | None,
+        directory: Path,
+        rng: random.Random,
+    ) -> None:
+        self.service = service
+        self.rate = rate
+        self.limit = limit
+        self.directory = directory
+        self._rng = rng
+
+    def crashes(self) -> int:
+        """How many environments of the service crashed so far in the run."""
+        if not self.directory.is_dir():
+            return 0
+        return sum(1 for p in self.directory.iterdir() if p.name.startswith(f"{self.service}-"))
+
+    def roll(self) -> bool:
+        """True (and counted) if this invocation crashes."""
+        if not self.rate or (self.limit is not None and self.crashes() >= self.limit):
+            return False
+        if self._rng.random() >= self.rate:
+            return False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / f"{self.service}-{uuid.uuid4().hex}").touch()
+        return True
 
 
 def _error_response(service_id: str, url: str) -> Any:

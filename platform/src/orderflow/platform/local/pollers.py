@@ -105,11 +105,11 @@ def failed_message_ids(
 class ExecutionEnvironment:
     """An environment process, started on first use and replaced after a timeout or crash."""
 
-    def __init__(self, context: Any, spec: FunctionSpec, plan_json: str, fixes_dir: str) -> None:
+    def __init__(self, context: Any, spec: FunctionSpec, plan_json: str, faults_dir: str) -> None:
         self._context = context
         self._spec = spec
         self._plan_json = plan_json
-        self._fixes_dir = fixes_dir
+        self._faults_dir = faults_dir
         self._process: Any = None
         self._connection: Any = None
 
@@ -121,7 +121,7 @@ class ExecutionEnvironment:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=serve,
-            args=(child, self._spec.to_json(), self._plan_json, self._fixes_dir),
+            args=(child, self._spec.to_json(), self._plan_json, self._faults_dir),
             name=f"{self._spec.function_name}-environment",
             daemon=True,
         )
@@ -337,7 +337,7 @@ def run_worker(
     *,
     plan: FaultPlan,
     clock: EmulatorClock,
-    fixes_dir: Path,
+    faults_dir: Path,
     events_fd: int | None,
     concurrency_ceiling: int | None,
 ) -> None:
@@ -373,7 +373,7 @@ def run_worker(
             spec,
             sqs,
             clock,
-            environment=ExecutionEnvironment(context, spec, plan.to_json(), str(fixes_dir)),
+            environment=ExecutionEnvironment(context, spec, plan.to_json(), str(faults_dir)),
             report=report,
             stop=stop,
             duplicate_rate=plan.duplicate_delivery_rate,
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", type=Path, required=True, help="FaultPlan JSON file")
     parser.add_argument("--endpoint-url", required=True)
     parser.add_argument("--clock-factor", type=float, default=1.0)
-    parser.add_argument("--fixes-dir", type=Path, required=True)
+    parser.add_argument("--faults-dir", type=Path, required=True)
     parser.add_argument("--events-fd", type=int, default=None)
     parser.add_argument("--max-concurrency", type=int, default=None)
     args = parser.parse_args(argv)
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
         args.endpoint_url,
         plan=FaultPlan.from_json(args.faults.read_text()),
         clock=EmulatorClock(args.clock_factor),
-        fixes_dir=args.fixes_dir,
+        faults_dir=args.faults_dir,
         events_fd=args.events_fd,
         concurrency_ceiling=args.max_concurrency,
     )

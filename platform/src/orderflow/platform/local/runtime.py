@@ -24,7 +24,7 @@ from typing import IO, Any
 from orderflow.platform.emulator.clock import EmulatorClock
 from orderflow.platform.emulator.server import EmbeddedAws
 from orderflow.platform.errors import PlatformError
-from orderflow.platform.local.faults import FaultPlan, FixSwitch
+from orderflow.platform.local.faults import FIXES, FaultPlan, FixSwitch
 from orderflow.platform.local.functions import (
     FAKE_CREDENTIALS,
     FunctionSpec,
@@ -174,7 +174,7 @@ class FunctionWorker:
         endpoint_url: str,
         clock: EmulatorClock,
         faults_path: Path,
-        fixes_dir: Path,
+        faults_dir: Path,
         max_concurrency: int | None,
     ) -> None:
         spec_path = self.run_dir / f"{self.spec.service}.function.json"
@@ -192,8 +192,8 @@ class FunctionWorker:
             endpoint_url,
             "--clock-factor",
             repr(clock.factor),
-            "--fixes-dir",
-            str(fixes_dir),
+            "--faults-dir",
+            str(faults_dir),
             "--events-fd",
             str(write_fd),
         ]
@@ -262,7 +262,8 @@ class LocalRuntime:
         self.options = options or RuntimeOptions()
         self.clock = EmulatorClock(self.options.clock_factor)
         self.run_dir = self.options.state_dir.resolve() / "run"
-        self.fixes = FixSwitch(self.run_dir / "fixes")
+        self.faults_dir = self.run_dir / "faults"
+        self.fixes = FixSwitch(self.faults_dir / FIXES)
         self.aws = EmbeddedAws(emulator_clock=self.clock, log_path=self.run_dir / "aws.log")
         self.workers: dict[str, FunctionWorker] = {}
         self.stacks: dict[str, DeployedStack] = {}
@@ -397,7 +398,7 @@ class LocalRuntime:
                 resources.endpoint_url,
                 self.clock,
                 faults_path,
-                self.fixes.directory,
+                self.faults_dir,
                 self.options.max_concurrency,
             )
             self.workers[spec.service] = worker
