@@ -123,15 +123,23 @@ def templates(session: nox.Session) -> None:
     session.run("python", "-m", "orderflow.platform.template_rules", *paths)
 
 
-@nox.session(default=False)
-@nox.parametrize("service", [nox.param(s, tags=[s]) for s in SERVICES])
-def build(session: nox.Session, service: str) -> None:
-    """The service's Lambda artifact for python3.12: services/<service>/build/package and .zip."""
-    out = ROOT / PACKAGES[service] / "build"
-    package_dir = out / "package"
-    shutil.rmtree(out, ignore_errors=True)
-    package_dir.mkdir(parents=True)
-    requirements = out / "requirements.txt"
+def install_function(
+    session: nox.Session,
+    service: str,
+    target: Path,
+    *,
+    python_version: str = LAMBDA_PYTHON,
+    python_platform: str | None = LAMBDA_PLATFORM,
+    keep_runtime_provided: bool = False,
+) -> Path:
+    """Install ``service`` and its locked dependencies into ``target`` as its function runs them.
+
+    For Lambda by default (python3.12, manylinux, without what the runtime provides); the
+    benchmarks also install it for the session's interpreter, with boto3, to time its imports.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    requirements = target.parent / f"{target.name}-requirements.txt"
     session.run(
         "uv",
         "export",
@@ -154,21 +162,72 @@ def build(session: nox.Session, service: str) -> None:
         # Workspace sources install members editable; an artifact needs them as real files.
         "--no-sources",
         "--target",
-        str(package_dir),
-        "--python-platform",
-        LAMBDA_PLATFORM,
+        str(target),
+        *(("--python-platform", python_platform) if python_platform else ()),
         "--python-version",
-        LAMBDA_PYTHON,
+        python_version,
         "-r",
         str(requirements),
         external=True,
     )
-    for name in os.listdir(package_dir):
-        if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
-            path = package_dir / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    archive = shutil.make_archive(str(out / service), "zip", package_dir)
-    session.log(f"{archive}: {Path(archive).stat().st_size / 1e6:.2f} MB")
+    if not keep_runtime_provided:
+        for name in os.listdir(target):
+            if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
+                path = target / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return target
+
+
+def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
+    """The service's Lambda artifact: ``out/package`` and ``out/<service>.zip``."""
+    shutil.rmtree(out, ignore_errors=True)
+    package_dir = install_function(session, service, out / "package")
+    archive = Path(shutil.make_archive(str(out / service), "zip", package_dir))
+    session.log(f"{archive}: {archive.stat().st_size / 1e6:.2f} MB")
+    return archive
+
+
+@nox.session(default=False)
+@nox.parametrize("service", [nox.param(s, tags=[s]) for s in SERVICES])
+def build(session: nox.Session, service: str) -> None:
+    """The service's Lambda artifact for python3.12: services/<service>/build/package and .zip."""
+    build_artifact(session, service, ROOT / PACKAGES[service] / "build")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: cold start, per-record cost, local throughput, artifact size, cost on AWS.
+
+    Prints one table and writes the same figures to bench-results/. Not a test: a missed target
+    does not fail the session (a figure that could not be measured does). Arguments after --
+    go to ``python -m orderflow.platform.bench`` (e.g. ``-- --skip throughput``).
+    """
+    sync(session, "platform")
+    out = ROOT / "bench-results"
+    interpreter = session.run(
+        "python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])", silent=True
+    )
+    for service in SERVICES:
+        build_artifact(session, service, out / "artifacts" / service)
+        # Imports are timed on this interpreter, with boto3 where the Lambda runtime has it.
+        install_function(
+            session,
+            service,
+            out / "images" / service,
+            python_version=str(interpreter).strip(),
+            python_platform=None,
+            keep_runtime_provided=True,
+        )
+    session.run(
+        "python",
+        "-m",
+        "orderflow.platform.bench",
+        "--root",
+        str(ROOT),
+        "--out",
+        str(out),
+        *session.posargs,
+    )
 
 
 @nox.session(default=False)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,17 +148,49 @@ def measure_cold_start(image: ImportImage, pycache: Path, runs: int) -> Paired:
     )
 
 
-def import_times(stderr: str) -> dict[str, int]:
-    """Module -> self time in microseconds, from ``python -X importtime`` output."""
-    times: dict[str, int] = {}
+@dataclass(frozen=True)
+class ImportLine:
+    """One line of ``-X importtime``: a module, its self time, how deep in the import tree."""
+
+    module: str
+    self_us: int
+    depth: int
+
+
+@dataclass(frozen=True)
+class ImportGroup:
+    """Import time of a group of modules, and the module that first pulled the group in."""
+
+    name: str
+    self_ms: float
+    imported_by: str
+
+
+def import_lines(stderr: str) -> list[ImportLine]:
+    """The module lines of ``python -X importtime`` output, in the order printed."""
+    lines = []
     for line in stderr.splitlines():
         if not line.startswith("import time:"):
             continue
         fields = line[len("import time:") :].split("|")
         if len(fields) != 3 or not fields[0].strip().isdigit():
             continue  # the header line
-        times[fields[2].strip()] = times.get(fields[2].strip(), 0) + int(fields[0])
-    return times
+        name = fields[2].rstrip()
+        # One space after the bar, then two per level of nesting.
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        lines.append(ImportLine(name.strip(), int(fields[0]), depth))
+    return lines
+
+
+def importers(lines: Sequence[ImportLine]) -> dict[str, str]:
+    """Module -> the module whose import ran it (children print before their parent)."""
+    parents: dict[str, str] = {}
+    waiting: dict[int, list[str]] = {}
+    for line in lines:
+        for child in waiting.pop(line.depth + 1, []):
+            parents[child] = line.module
+        waiting.setdefault(line.depth, []).append(line.module)
+    return parents
 
 
 def module_group(module: str) -> str:
@@ -168,21 +200,31 @@ def module_group(module: str) -> str:
 
 
 def imports_beyond_floor(
-    floor: Mapping[str, int], subject: Mapping[str, int]
-) -> list[tuple[str, float]]:
-    """Self time (ms) of what ``subject`` imports beyond the floor, by group, largest first."""
-    groups: Counter[str] = Counter()
-    for module, micros in subject.items():
-        if module not in floor:
-            groups[module_group(module)] += micros
-    return [(group, micros / 1000) for group, micros in groups.most_common()]
+    floor: Sequence[ImportLine], subject: Sequence[ImportLine]
+) -> list[ImportGroup]:
+    """Self time of what ``subject`` imports beyond the floor, by group, largest first."""
+    floor_modules = {line.module for line in floor}
+    parents = importers(subject)
+    totals: Counter[str] = Counter()
+    entry: dict[str, ImportLine] = {}
+    for line in subject:
+        if line.module in floor_modules:
+            continue
+        group = module_group(line.module)
+        totals[group] += line.self_us
+        if group not in entry or line.depth < entry[group].depth:
+            entry[group] = line
+    return [
+        ImportGroup(group, micros / 1000, parents.get(entry[group].module, "<main>"))
+        for group, micros in totals.most_common()
+    ]
 
 
-def import_breakdown(image: ImportImage, pycache: Path) -> list[tuple[str, float]]:
+def import_breakdown(image: ImportImage, pycache: Path) -> list[ImportGroup]:
     """``-X importtime`` of the handler against the floor: where the extra import time goes."""
     env = lambda_environment(image, pycache)
     floor = run_python(statement_in_image(image.path, FLOOR_STATEMENT), env, "-X", "importtime")
     subject = run_python(
         statement_in_image(image.path, f"import {image.handler_module}"), env, "-X", "importtime"
     )
-    return imports_beyond_floor(import_times(floor.stderr), import_times(subject.stderr))
+    return imports_beyond_floor(import_lines(floor.stderr), import_lines(subject.stderr))

@@ -83,6 +83,12 @@ def measure_paired(floor: Callable[[], float], subject: Callable[[], float], run
     return Paired(floors, subjects)
 
 
+RATIO = "x"
+SHARE = "share"
+MEGABYTES = "MB"
+USD_PER_MILLION_ORDERS = "USD per 1M orders"
+
+
 class Bound(enum.StrEnum):
     AT_MOST = "<="
     AT_LEAST = ">="
@@ -122,15 +128,20 @@ class Figure:
 
     section: str
     subject: str
-    value: float
+    value: float | None
+    """None when the figure could not be measured (``detail`` says why)."""
     unit: str
     target: Target | None = None
     detail: str = ""
+    why: str = ""
+    """What makes the figure what it is: shown when it misses its target."""
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.target.met(self.value)
+        if self.target is None or self.value is None:
+            return None
+        return self.target.met(self.value)
 
     def as_json(self) -> dict[str, Any]:
         """The figure for the JSON results file."""
@@ -144,5 +155,6 @@ class Figure:
             else {"bound": self.target.bound.value, "limit": self.target.limit},
             "met": self.met,
             "detail": self.detail,
+            "why": self.why,
             "data": self.data,
         }
