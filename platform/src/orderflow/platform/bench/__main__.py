@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cost", "request census", lambda: suite.take_censuses(options, results)),
         ("cost", "cost model", lambda: suite.aws_cost(settings, traffic, results)),
         ("cold-start", "cold start", lambda: suite.cold_start(options, settings, results)),
-        ("throughput", "local throughput", lambda: suite.throughput(options, results)),
+        ("throughput", "local throughput", lambda: suite.throughput(options, traffic, results)),
     ]
     for name, title, step in steps:
         if name not in args.skip:
