@@ -18,6 +18,7 @@ from orderflow.platform.cli.status import status
 from orderflow.platform.cli.stock import stock
 from orderflow.platform.cli.trace import trace
 from orderflow.platform.errors import PlatformError
+from orderflow.platform.local.commands import demo, up
 
 
 def _one_line(error: BaseException) -> str:
@@ -71,6 +72,8 @@ def cli(
 # The commands, one module per group. Register new ones here.
 for command in (status, publish, load, dlq, alarms, incident, trace, analytics, stock, deploy):
     cli.add_command(command)
+cli.add_command(up)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -33,12 +33,7 @@ from orderflow.contracts import EventEnvelope, OrderCreated
 from orderflow.platform.cli.state import table
 from orderflow.platform.errors import PlatformError
 from orderflow.platform.local.faults import ConsumerBug, DependencyFault, FaultPlan
-from orderflow.platform.local.reconciliation import (
-    Published,
-    Reconciliation,
-    observe,
-    reconcile,
-)
+from orderflow.platform.local.reconciliation import Published, Reconciliation, reconcile_run
 from orderflow.platform.local.runtime import (
     DEFAULT_STATE_DIR,
     LocalResources,
@@ -209,20 +204,9 @@ class BlackFriday:
         )
 
     def seed_stock(self, resources: LocalResources) -> None:
-        from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger  # noqa: PLC0415
-        from orderflow.inventory.admin import seed_stock  # noqa: PLC0415
-        from orderflow.inventory.domain import StockSetting  # noqa: PLC0415
-
-        outputs = resources.services["inventory"].outputs
-        ledger = DynamoDBStockLedger(
-            self.runtime.client("dynamodb"),
-            stock_table=outputs["StockTableName"],
-            movements_table=outputs["MovementsTableName"],
-        )
-        settings = [StockSetting(sku, n, threshold) for sku, (n, threshold) in self.stock.items()]
-        seed_stock(ledger, settings, seed_id="black-friday")
+        self.runtime.seed_stock(self.stock, seed_id="black-friday")
         units = sum(n for n, _ in self.stock.values())
-        self.timeline.note(f"stock seeded: {len(settings)} skus, {units} units")
+        self.timeline.note(f"stock seeded: {len(self.stock)} skus, {units} units")
 
     def burst(self, resources: LocalResources) -> None:
         from orderflow.messaging import EventPublisher  # noqa: PLC0415
@@ -360,13 +344,8 @@ class BlackFriday:
         raise DemoStoryError(f"{alarm} did not return to OK within {budget:.0f}s")
 
     def reconcile(self, resources: LocalResources) -> Reconciliation:
-        from orderflow.notifications.domain import TEMPLATES  # noqa: PLC0415
-
         published = Published(self.events, {sku: n for sku, (n, _) in self.stock.items()})
-        observed = observe(
-            self.runtime.client, resources, published, self.runtime.aws.inspect("sent-emails")
-        )
-        return reconcile(published, observed, TEMPLATES, resources.stage)
+        return reconcile_run(self.runtime, published)
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -341,3 +341,12 @@ def observe(
         analytics_totals=totals(store),
         queue_depths=depths,
     )
+
+
+def reconcile_run(runtime: Any, published: Published) -> Reconciliation:
+    """Reconcile a running LocalRuntime against what was published to it."""
+    from orderflow.notifications.domain import TEMPLATES  # noqa: PLC0415
+
+    resources = runtime.resources
+    observed = observe(runtime.client, resources, published, runtime.aws.inspect("sent-emails"))
+    return reconcile(published, observed, TEMPLATES, resources.stage)

@@ -432,6 +432,48 @@ class LocalRuntime:
             except (ValueError, KeyError, TypeError):
                 path.unlink()
 
+    # --- helpers for runs, demos and tests ---------------------------------------------------
+
+    def seed_stock(self, stock: Mapping[str, tuple[int, int]], seed_id: str = "local") -> None:
+        """Set each sku's (available, reorder threshold) through inventory's own operator tool."""
+        from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger  # noqa: PLC0415
+        from orderflow.inventory.admin import seed_stock  # noqa: PLC0415
+        from orderflow.inventory.domain import StockSetting  # noqa: PLC0415
+
+        if self.resources is None:
+            raise LocalRuntimeError("the local runtime is not running")
+        outputs = self.resources.services["inventory"].outputs
+        ledger = DynamoDBStockLedger(
+            self.client("dynamodb"),
+            stock_table=outputs["StockTableName"],
+            movements_table=outputs["MovementsTableName"],
+        )
+        settings = [StockSetting(sku, n, threshold) for sku, (n, threshold) in stock.items()]
+        seed_stock(ledger, settings, seed_id=seed_id)
+
+    def backlog(self) -> dict[str, int]:
+        """Messages visible or in flight on each service's source queue."""
+        from orderflow.platform.backlog import queue_depths  # noqa: PLC0415
+
+        if self.resources is None:
+            raise LocalRuntimeError("the local runtime is not running")
+        sqs = self.client("sqs")
+        return {
+            name: sum(queue_depths(sqs, service.queue_url))
+            for name, service in self.resources.services.items()
+        }
+
+    def wait_until_quiet(self, timeout: float, settle_checks: int = 3) -> bool:
+        """True once every source queue stayed empty for a few checks in a row."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            quiet = quiet + 1 if not any(self.backlog().values()) else 0
+            if quiet >= settle_checks:
+                return True
+            time.sleep(1)
+        return False
+
     def processes(self) -> list[int]:
         """Process ids this runtime started that are still running (for checks and tests)."""
         pids = [w.pid for w in self.workers.values() if w.alive and w.pid]
