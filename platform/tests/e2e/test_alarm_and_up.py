@@ -123,7 +123,10 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    "stop_signal",
+    [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGINT, id="Ctrl-C")],
+)
 def test_orderflow_up_stops_cleanly_and_leaves_no_process(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.live import Live
 
 from orderflow.contracts import SERVICES
-from orderflow.platform.cli.state import CliState, common_options, pass_state
 from orderflow.platform.local.demo import BlackFriday, DemoOptions, render_report
 from orderflow.platform.local.runtime import (
     DEFAULT_STATE_DIR,
@@ -25,18 +24,37 @@ from orderflow.platform.local.runtime import (
 )
 from orderflow.platform.local.status import service_statuses, status_table
 
+if TYPE_CHECKING:
+    from orderflow.platform.cli.state import CliState
+
 LOCAL_STAGE = "local"
 STATUS_SECONDS = 2.0
 
 
-def local_stage(state: CliState) -> str:
-    """The stage the user chose, or ``local`` when they left the global default."""
-    root = click.get_current_context().find_root()
-    if root.get_parameter_source("stage") in {ParameterSource.DEFAULT, None} and state.stage == (
-        "dev"
-    ):
-        return LOCAL_STAGE
-    return state.stage
+def cli_state(ctx: click.Context, stage: str | None, json_mode: bool) -> CliState:
+    """The group's options, with this command's --stage and --json applied."""
+    # Imported here: the CLI package imports this module to register its commands.
+    from orderflow.platform.cli.state import CliState  # noqa: PLC0415
+
+    state = ctx.ensure_object(CliState)
+    if stage:
+        state.stage = stage
+    elif ctx.find_root().get_parameter_source("stage") in {ParameterSource.DEFAULT, None}:
+        # Nobody chose a stage: the local runtime's own, not the group's "dev".
+        state.stage = LOCAL_STAGE
+    state.json = state.json or json_mode
+    return state
+
+
+def local_options(command: Any) -> Any:
+    """--stage and --json after the command too (``orderflow demo --json``)."""
+    command = click.option("--json", "json_mode", is_flag=True, help="Print JSON for machines.")(
+        command
+    )
+    command = click.option(
+        "--stage", default=None, help=f"Stage name of the local run (default {LOCAL_STAGE})."
+    )(command)
+    return click.pass_context(command)
 
 
 def _console(*, stderr: bool) -> Console:
@@ -76,9 +94,16 @@ def _stop_on_sigterm() -> threading.Event:
     show_default=True,
     help=f"Where {LOCAL_FILE} and the run's logs go.",
 )
-@common_options
-@pass_state
-def up(state: CliState, *, clock_factor: float, max_concurrency: int, state_dir: Path) -> None:
+@local_options
+def up(
+    ctx: click.Context,
+    *,
+    clock_factor: float,
+    max_concurrency: int,
+    state_dir: Path,
+    stage: str | None,
+    json_mode: bool,
+) -> None:
     """Start the embedded AWS, deploy every stack from its template, sync the alarms and run
     the functions until Ctrl-C (or SIGTERM).
 
@@ -86,7 +111,8 @@ def up(state: CliState, *, clock_factor: float, max_concurrency: int, state_dir:
     `local` unless --stage says otherwise. Point other commands at it with the environment
     it prints.
     """
-    stage = local_stage(state)
+    state = cli_state(ctx, stage, json_mode)
+    stage = state.stage
     console = _console(stderr=state.json)
     runtime = LocalRuntime(
         RuntimeOptions(
@@ -168,10 +194,9 @@ def _check_workers(runtime: LocalRuntime) -> None:
     default=DEFAULT_STATE_DIR,
     show_default=True,
 )
-@common_options
-@pass_state
+@local_options
 def demo(
-    state: CliState,
+    ctx: click.Context,
     *,
     orders: int,
     clock_factor: float,
@@ -179,6 +204,8 @@ def demo(
     seed: int,
     max_concurrency: int,
     state_dir: Path,
+    stage: str | None,
+    json_mode: bool,
 ) -> None:
     """Bring the pipeline up and play Black Friday: a burst of orders, a slow email provider,
     analytics falling behind, a consumer bug that parks a dozen orders in a DLQ, the page, the
@@ -186,8 +213,10 @@ def demo(
 
     Exits 0 only if everything reconciles. --json prints the reconciliation.
     """
+    state = cli_state(ctx, stage, json_mode)
     console = _console(stderr=state.json)
     options = DemoOptions(
+        stage=state.stage,
         orders=orders,
         clock_factor=clock_factor,
         bug_service=bug_service,

@@ -30,7 +30,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from orderflow.contracts import EventEnvelope, OrderCreated
-from orderflow.platform.cli.state import table
 from orderflow.platform.errors import PlatformError
 from orderflow.platform.local.faults import ConsumerBug, DependencyFault, FaultPlan
 from orderflow.platform.local.reconciliation import Published, Reconciliation, reconcile_run
@@ -56,6 +55,7 @@ class DemoOptions:
     """The Black Friday run."""
 
     orders: int = 60
+    stage: str = "local"
     clock_factor: float = 6.0
     bug_service: str = "inventory"
     bug_orders: int = 12
@@ -159,6 +159,7 @@ class BlackFriday:
         self.stock = initial_stock(self.orders)
         self.runtime = LocalRuntime(
             RuntimeOptions(
+                stage=options.stage,
                 clock_factor=options.clock_factor,
                 state_dir=options.state_dir,
                 max_concurrency=options.max_concurrency,
@@ -433,6 +434,8 @@ class BlackFriday:
 
 def completion_table(report: DemoReport) -> Table:
     """Per service: when its last record of the burst was processed."""
+    from orderflow.platform.cli.state import table  # noqa: PLC0415  (the CLI imports this module)
+
     rows = [
         [service, "-" if seconds is None else f"{seconds:.1f}s"]
         for service, seconds in sorted(
@@ -444,6 +447,8 @@ def completion_table(report: DemoReport) -> Table:
 
 def reconciliation_table(result: Reconciliation) -> Table:
     """The reconciliation, one line per check."""
+    from orderflow.platform.cli.state import table  # noqa: PLC0415  (the CLI imports this module)
+
     return table(
         "reconciliation (from the services' own records)",
         ["AREA", "CHECK", "EXPECTED", "ACTUAL", ""],

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from orderflow.platform.alarms import alarm_states, worst_state
 from orderflow.platform.backlog import backlogs
-from orderflow.platform.cli.state import age, table
 from orderflow.platform.stage import discover_queues
 
 if TYPE_CHECKING:
@@ -70,6 +69,9 @@ def _invocations(counts: Mapping[str, int]) -> str:
 
 def status_table(title: str, rows: list[ServiceStatus]) -> Table:
     """The status as a table (the same columns as ``orderflow status``, plus the function's)."""
+    # The CLI's own helpers, imported late: the CLI package imports this module's commands.
+    from orderflow.platform.cli.state import age, table  # noqa: PLC0415
+
     return table(
         title,
         [
