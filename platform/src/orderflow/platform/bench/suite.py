@@ -65,7 +65,7 @@ class Options:
     orders: int = 100
     seed: int = 2024
     cold_start_runs: int = 11
-    shipped_runs: int = 5
+    shipped_runs: int = 7
     record_runs: int = 7
     throughput_orders: int = 40
     throughput_runs: int = 3
