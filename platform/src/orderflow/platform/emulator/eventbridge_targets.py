@@ -46,10 +46,12 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         from moto.events.utils import EventTemplateParser  # noqa: PLC0415
 
         transformer = target["InputTransformer"]
+        # moto's parser also fills <aws.events.event.ingestion-time>, a field it keeps apart.
+        with_ingestion: Any = {**event, "ingestion-time": 0}
         shaped = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event={**event, "ingestion-time": 0},  # type: ignore[arg-type]
+            event=with_ingestion,
         )
         return json.dumps(shaped, default=str)
     return json.dumps(event, default=str)
