@@ -194,17 +194,15 @@ def measure_throughput(
 ) -> Throughput:
     """Bring the system up locally; ``runs`` pipeline runs between ceiling runs."""
     from orderflow.messaging import EventPublisher  # noqa: PLC0415
-    from orderflow.platform.local.runtime import (  # noqa: PLC0415
-        LocalRuntime,
-        LocalRuntimeError,
-        RuntimeOptions,
-    )
+    from orderflow.platform.emulator.server import EmbeddedAwsError  # noqa: PLC0415
+    from orderflow.platform.errors import PlatformError  # noqa: PLC0415
+    from orderflow.platform.local.runtime import LocalRuntime, RuntimeOptions  # noqa: PLC0415
 
     options = RuntimeOptions(stage=STAGE, state_dir=state_dir, sync_alarms=False, root=root)
     runtime = LocalRuntime(options)
     try:
         resources = runtime.start()
-    except LocalRuntimeError as exc:
+    except (PlatformError, EmbeddedAwsError) as exc:
         raise BenchError(f"the local runtime did not start: {exc}") from exc
     try:
         # The runtime's own workers give way to the benchmark's, which it starts and stops.
