@@ -39,9 +39,12 @@ from orderflow.platform.emulator import (
     eventbridge_targets,
     lambda_sqs_mappings,
     sesv2_templates,
+    sfn_callbacks,
+    sns_tracing,
     sqs_metrics,
     sqs_move_tasks,
     stepfunctions_execution,
+    xray_queries,
 )
 from orderflow.platform.emulator.clock import EmulatorClock
 
@@ -60,7 +63,10 @@ EXTENSIONS: tuple[ModuleType, ...] = (
     alarm_evaluation,
     eventbridge_targets,
     stepfunctions_execution,
+    sfn_callbacks,
     sesv2_templates,
+    sns_tracing,
+    xray_queries,
 )
 """Every behaviour the embedded AWS adds to moto, installed in this order."""
 

@@ -304,7 +304,9 @@ class BlackFriday:
             f"on-call: orderflow dlq redrive {service} --stage {stage} "
             f"--rate {self.options.redrive_rate}"
         )
+        self._before_redrive = self.runtime.workers[service].snapshot().records_succeeded
         report = redrive_all(sqs, queues, rate=self.options.redrive_rate, poll_seconds=0.5)
+        self._redriven = report.moved
         self.timeline.note(
             f"  redrive {report.status}: {report.moved} moved, {report.failed} failed"
         )
@@ -362,7 +364,7 @@ class BlackFriday:
     def _note_backlogs(self, rows: list[Any]) -> None:
         behind = [
             f"{r.service} {r.depth + r.in_flight} queued"
-            + (f" (oldest {r.oldest_age_seconds}s)" if r.oldest_age_seconds else "")
+            + (f" (oldest {r.oldest_age_seconds}s old in AWS time)" if r.oldest_age_seconds else "")
             for r in rows
             if r.service not in self.completion and r.depth + r.in_flight
         ]
@@ -387,7 +389,12 @@ class BlackFriday:
         found = None
         for message in response.get("Messages", []):
             notification = json.loads(message["Body"])
-            body = json.loads(notification.get("Message", "{}"))
+            try:
+                body = json.loads(notification.get("Message", "{}"))
+            except json.JSONDecodeError:
+                continue  # not a CloudWatch notification: someone else's page, left alone
+            if not isinstance(body, dict) or "AlarmName" not in body:
+                continue
             if body.get("AlarmName") == alarm and body.get("NewStateValue") == state:
                 description = str(body.get("AlarmDescription", ""))
                 found = {

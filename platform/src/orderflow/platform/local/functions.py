@@ -48,6 +48,7 @@ class FunctionSpec:
     report_batch_item_failures: bool
     enabled: bool = True
     region: str = "us-east-1"
+    tracing_active: bool = False
 
     @property
     def handler_module(self) -> str:
@@ -70,9 +71,20 @@ class FunctionSpec:
         return cls(**json.loads(text))
 
 
-def lambda_environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
-    """The function's variables plus what Lambda sets, pointed at the embedded AWS."""
+def lambda_environment(
+    spec: FunctionSpec, endpoint_url: str, xray_daemon_address: str | None = None
+) -> dict[str, str]:
+    """The function's variables plus what Lambda sets, pointed at the embedded AWS.
+
+    Lambda sets AWS_XRAY_DAEMON_ADDRESS when the function's tracing is Active.
+    """
+    tracing = (
+        {"AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address}
+        if spec.tracing_active and xray_daemon_address
+        else {}
+    )
     return {
+        **tracing,
         **spec.environment,
         **FAKE_CREDENTIALS,
         "AWS_REGION": spec.region,
@@ -128,6 +140,7 @@ def _function_specs(lambda_client: Any, sqs: Any, service: str, name: str) -> li
                 in (mapping.get("FunctionResponseTypes") or []),
                 enabled=str(mapping.get("State", "Enabled")) == "Enabled",
                 region=source.split(":")[3],
+                tracing_active=(config.get("TracingConfig") or {}).get("Mode") == "Active",
             )
         )
     if not specs:

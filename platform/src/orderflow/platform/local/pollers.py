@@ -340,9 +340,10 @@ def run_worker(
     faults_dir: Path,
     events_fd: int | None,
     concurrency_ceiling: int | None,
+    xray_daemon_address: str | None = None,
 ) -> None:
     """Run the function's event source mapping until SIGTERM or the parent goes away."""
-    os.environ.update(lambda_environment(spec, endpoint_url))
+    os.environ.update(lambda_environment(spec, endpoint_url, xray_daemon_address))
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
@@ -409,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults-dir", type=Path, required=True)
     parser.add_argument("--events-fd", type=int, default=None)
     parser.add_argument("--max-concurrency", type=int, default=None)
+    parser.add_argument("--xray-daemon-address", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(
@@ -419,6 +421,7 @@ def main(argv: list[str] | None = None) -> None:
         faults_dir=args.faults_dir,
         events_fd=args.events_fd,
         concurrency_ceiling=args.max_concurrency,
+        xray_daemon_address=args.xray_daemon_address,
     )
 
 

@@ -176,6 +176,8 @@ class FunctionWorker:
         faults_path: Path,
         faults_dir: Path,
         max_concurrency: int | None,
+        *,
+        xray_daemon_address: str | None = None,
     ) -> None:
         spec_path = self.run_dir / f"{self.spec.service}.function.json"
         spec_path.write_text(self.spec.to_json())
@@ -199,6 +201,8 @@ class FunctionWorker:
         ]
         if max_concurrency:
             command += ["--max-concurrency", str(max_concurrency)]
+        if xray_daemon_address:
+            command += ["--xray-daemon-address", xray_daemon_address]
         self._log = (self.run_dir / f"{self.spec.service}.log").open("ab")
         self._process = subprocess.Popen(  # noqa: S603  (our own module, no shell)
             command,
@@ -268,6 +272,7 @@ class LocalRuntime:
         self.workers: dict[str, FunctionWorker] = {}
         self.stacks: dict[str, DeployedStack] = {}
         self.resources: LocalResources | None = None
+        self.xray_daemon: Any = None
         self._session: Any = None
 
     # --- clients ---------------------------------------------------------------------------
@@ -303,6 +308,10 @@ class LocalRuntime:
         say(f"starting the embedded AWS (clock x{self.clock.factor:g})")
         self.aws.start()
         say(f"embedded AWS at {self.aws.endpoint_url}")
+        from orderflow.platform.emulator.xray_daemon import XRayDaemon  # noqa: PLC0415
+
+        # What Lambda's built-in daemon does: segments over UDP, uploaded to X-Ray.
+        self.xray_daemon = XRayDaemon(self.client("xray")).start()
         cloudformation, s3 = self.client("cloudformation"), self.client("s3")
         journal = (self.run_dir / "gateway-journal.sqlite").resolve()
         for template in stack_templates(root):
@@ -400,6 +409,7 @@ class LocalRuntime:
                 faults_path,
                 self.faults_dir,
                 self.options.max_concurrency,
+                xray_daemon_address=self.xray_daemon.address if self.xray_daemon else None,
             )
             self.workers[spec.service] = worker
             say(
@@ -423,6 +433,9 @@ class LocalRuntime:
             while worker.alive and time.monotonic() < deadline:
                 time.sleep(0.1)
             worker.stop(timeout=0.1)
+        if self.xray_daemon is not None:
+            self.xray_daemon.stop()
+            self.xray_daemon = None
         self.aws.stop()
         path = self.options.state_dir / LOCAL_FILE
         if self.resources is not None and path.is_file():

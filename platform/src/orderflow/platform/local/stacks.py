@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import zipfile
 from collections.abc import Mapping
@@ -209,6 +210,8 @@ def sam_to_cloudformation(
         undo_mark_unicode_str_in_template,
     )
 
+    # The translator's own usage metrics warn about themselves when it is used as a library.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     document = json.loads(json.dumps(template))  # the translator edits its input
     values = dict(parameters)
     to_py27_compatible_template(document, values)
