@@ -118,7 +118,10 @@ def test_the_functions_run_with_their_templates_settings(
     # Refs resolved by CloudFormation: the platform's topic, the service's own tables.
     assert payment.environment["TOPIC_ARN"] == deployed["platform"].outputs["OrderEventsTopicArn"]
     assert payment.environment["PAYMENTS_TABLE"] == "orderflow-local-payment-payments"
-    environment = lambda_environment(payment, "http://127.0.0.1:1234")
+    # Tracing: Active in the template; Lambda then hands the function the daemon's address.
+    assert payment.tracing_active
+    environment = lambda_environment(payment, "http://127.0.0.1:1234", "127.0.0.1:2000")
+    assert environment["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
     assert environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1234"
     assert environment["AWS_LAMBDA_FUNCTION_NAME"] == "orderflow-local-payment"
     assert payment.concurrency(2) == 2

@@ -8,7 +8,8 @@ filter is what filters), answers ``Ref``/``Fn::GetAtt`` as the CloudFormation re
 type documents, and removes the resource when the stack is deleted.
 
 It also resolves an ``AWS::SSM::Parameter::Value`` parameter's Default only when the stack
-passes no value for it, as CloudFormation does.
+passes no value for it, as CloudFormation does, and keeps the AWS::Lambda::Function properties
+moto's CloudFormation drops that the runtime reads back (TracingConfig, Architectures).
 """
 
 from __future__ import annotations
@@ -421,6 +422,28 @@ def _patches() -> list[Patch]:
 
     moto_resource_class: Callable[[str], Any] = parsing.resource_class_from_type
     moto_load_parameters: Callable[[Any], None] = parsing.ResourceMap.load_parameters
+    from moto.awslambda.models import LambdaFunction  # noqa: PLC0415
+
+    moto_create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_function(
+        cls: type[LambdaFunction],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        function = moto_create_function(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        properties = cloudformation_json["Properties"]
+        if "TracingConfig" in properties:
+            function.tracing_config = dict(properties["TracingConfig"])
+        if "Architectures" in properties:
+            function.architectures = list(properties["Architectures"])
+        return function
 
     def resource_class_from_type(resource_type: str) -> Any:
         if resource_type in RESOURCE_TYPES:
@@ -448,6 +471,7 @@ def _patches() -> list[Patch]:
     return [
         Patch(parsing, "resource_class_from_type", resource_class_from_type),
         Patch(parsing.ResourceMap, "load_parameters", load_parameters),
+        Patch(LambdaFunction, "create_from_cloudformation_json", classmethod(create_function)),
     ]
 
 
