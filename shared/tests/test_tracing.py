@@ -66,6 +66,7 @@ def test_work_joins_the_upstream_trace_and_reaches_the_daemon(daemon: socket.soc
     upstream = TraceHeader("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
 
     with traced_work("payment", upstream, {"order_id": "ord-1"}) as segment:
+        assert segment is not None
         assert current_segment() is segment
 
     document = received(daemon)
@@ -95,7 +96,7 @@ def test_unsampled_work_is_not_sent(daemon: socket.socket) -> None:
 
 
 @mock_aws
-def test_publishes_inside_work_carry_its_trace_header() -> None:
+def test_publishes_inside_work_carry_its_trace_header(daemon: socket.socket) -> None:
     sns = boto3.client("sns")
     topic_arn = sns.create_topic(Name="order-events")["TopicArn"]
     sent: list[str | None] = []
@@ -111,5 +112,16 @@ def test_publishes_inside_work_carry_its_trace_header() -> None:
         publisher.publish(make_order())
     publisher.publish(make_order())
 
+    assert segment is not None
     assert sent[0] == segment.header().render()
     assert sent[1] is None
+
+
+def test_without_a_daemon_nothing_is_recorded_or_propagated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_XRAY_DAEMON_ADDRESS", raising=False)
+
+    with traced_work("payment", None, {"order_id": "ord-3"}) as segment:
+        assert segment is None
+        assert current_segment() is None

@@ -90,14 +90,9 @@ class SqsConsumer:
                 "service": self.service,
             }
             upstream = TraceHeader.parse(record.attributes.aws_trace_header)
-            # The invocation's own trace (Powertools) and the order's trace (from the record)
-            # both see this record's work, annotated alike.
-            with (
-                traced_work(self.service, upstream, annotations),
-                self._tracer.provider.in_subsegment(f"## {contract.TYPE}") as subsegment,
-            ):
-                for key, value in annotations.items():
-                    subsegment.put_annotation(key, value)
+            # The record's work is a segment of the order's own trace (the invocation's trace,
+            # which Powertools records, holds the whole batch); annotated for X-Ray queries.
+            with traced_work(self.service, upstream, annotations):
                 handle(contract)
         except Exception as exc:
             self._record_failure(record, contract, exc)

@@ -145,8 +145,15 @@ def traced_work(
     name: str,
     upstream: TraceHeader | None,
     annotations: Mapping[str, str | int | float | bool],
-) -> Iterator[Segment]:
-    """Record ``name``'s work as a segment of ``upstream``'s trace (a new trace when None)."""
+) -> Iterator[Segment | None]:
+    """Record ``name``'s work as a segment of ``upstream``'s trace (a new trace when None).
+
+    Without a daemon to send to, nothing is recorded and nothing allocated (yields None): the
+    hot path of every record stays as cheap as untraced code.
+    """
+    if daemon_address() is None:
+        yield None
+        return
     segment = Segment(
         name=name,
         trace_id=upstream.root if upstream else new_trace_id(),
