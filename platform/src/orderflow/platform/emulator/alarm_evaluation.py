@@ -409,9 +409,16 @@ def evaluate_alarm(alarm: Any, backend: Any, now: datetime, clock: EmulatorClock
         current_state=alarm.state_value,
     )
     to_alarm = int(alarm.datapoints_to_alarm or alarm.evaluation_periods)
-    shown = ", ".join(f"{v:g}" for v in used) or "no datapoints"
+    shown = ", ".join(f"{v:g}" for v in used)
+    periods = int(alarm.evaluation_periods)
     if state == INSUFFICIENT_DATA:
         reason = "Insufficient Data: no datapoints were received in the evaluation range."
+    elif not used:
+        treated = "Breaching" if state == ALARM else "NonBreaching"
+        reason = (
+            f"Threshold Crossed: no datapoints were received for {periods} periods and "
+            f"{periods} missing datapoints were treated as [{treated}]."
+        )
     else:
         reason = (
             f"Threshold Crossed: {to_alarm} out of the last {alarm.evaluation_periods} datapoints "
