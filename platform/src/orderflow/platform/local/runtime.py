@@ -304,6 +304,7 @@ class LocalRuntime:
     def _start(self, say: Progress) -> LocalResources:
         options = self.options
         root = options.root or repository_root()
+        self._refuse_a_second_runtime()
         self._reset_run_dir()
         say(f"starting the embedded AWS (clock x{self.clock.factor:g})")
         self.aws.start()
@@ -342,6 +343,21 @@ class LocalRuntime:
             "ManageSenderIdentity": "true",
             **plan.gateway.stack_parameters(journal, plan.seed),
         }
+
+    def _refuse_a_second_runtime(self) -> None:
+        """One runtime per state directory: a second would wipe the first one's run."""
+        path = self.options.state_dir / LOCAL_FILE
+        if not path.is_file():
+            return
+        try:
+            pid = LocalResources.from_json(path.read_text()).pid
+        except (ValueError, KeyError, TypeError):
+            return  # a file we cannot read belongs to no running runtime
+        if pid != os.getpid() and _running(pid):
+            raise LocalRuntimeError(
+                f"a local runtime is already running from {self.options.state_dir} (pid {pid}); "
+                "stop it or use another --state-dir"
+            )
 
     def _reset_run_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -487,19 +503,22 @@ class LocalRuntime:
             time.sleep(1)
         return False
 
-    def processes(self) -> list[int]:
-        """Process ids this runtime started that are still running (for checks and tests)."""
-        pids = [w.pid for w in self.workers.values() if w.alive and w.pid]
-        if self.aws.pid is not None:
-            pids.append(self.aws.pid)
-        return pids
-
     def __enter__(self) -> LocalRuntime:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _service_resources(sqs: Any, stack: DeployedStack) -> ServiceResources:
