@@ -188,6 +188,22 @@ def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
 
 
 @nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """The Black Friday demo on the local runtime: nox -s demo [-- --orders 200 --json]."""
+    sync(session, "platform")
+    session.run("orderflow", "demo", *session.posargs)
+
+
+@nox.session(tags=["e2e"])
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests: the local runtime under fault injection, reconciled (small profile)."""
+    sync(session, "platform")
+    session.run(
+        "pytest", "platform/tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *session.posargs
+    )
+
+
+@nox.session(default=False)
 @nox.parametrize("service", [nox.param(s, tags=[s]) for s in SERVICES])
 def build(session: nox.Session, service: str) -> None:
     """The service's Lambda artifact for python3.12: services/<service>/build/package and .zip."""
