@@ -8,11 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from orderflow.failures import FailureLedger
-from orderflow.platform.local.faults import (
-    DependencyFault,
-    FaultPlan,
-    publish_malformed,
-)
+from orderflow.platform.local.faults import DependencyFault, FaultPlan
 
 from .conftest import LocalRun, mismatches
 
@@ -54,18 +50,19 @@ def test_a_crash_after_the_side_effects_never_doubles_an_effect(
 def test_malformed_messages_end_in_the_dlq_with_their_failure_recorded(
     local_run: Callable[..., LocalRun],
 ) -> None:
-    # GIVEN two receives before a message is dead-lettered
+    # GIVEN two receives before a message is dead-lettered, and a run that publishes four kinds
+    # of malformed messages once it is up
     two_tries = {"MaxReceiveCount": "2"}
     run = local_run(
+        FaultPlan(malformed_messages=4),
         clock_factor=12.0,
         stack_overrides=dict.fromkeys(
             ("payment", "inventory", "notifications", "analytics"), two_tries
         ),
     )
-    orders = run.orders(5, seed=3)
-    # WHEN four kinds of malformed messages are published with good orders
-    malformed = publish_malformed(run.client("sns"), run.resources.topic_arn, 4)
-    run.publish(orders)
+    malformed = run.runtime.malformed
+    # WHEN good orders go through with them
+    run.publish(run.orders(5, seed=3))
     run.settle()
     # THEN each DLQ holds exactly the malformed messages routed to it (analytics takes every
     # type, the others the three that claim to be order.created) ...

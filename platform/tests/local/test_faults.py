@@ -39,6 +39,7 @@ def test_a_plan_survives_its_trip_through_json() -> None:
         crash_after_side_effects={"payment": 0.5},
         crash_limit=2,
         duplicate_delivery_rate=0.2,
+        malformed_messages=4,
         seed=7,
     )
     assert FaultPlan.from_json(plan.to_json()) == plan

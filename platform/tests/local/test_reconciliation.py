@@ -148,6 +148,12 @@ def test_the_demo_spreads_its_dozen_unlucky_orders_over_the_burst() -> None:
     assert bug.order_ids[-1] != orders[-1].order_id
 
 
+def test_a_small_demo_burst_gets_fewer_unlucky_orders() -> None:
+    orders = [make_order(f"ord-{n:03d}") for n in range(20)]
+    [bug] = plan_faults(DemoOptions(), orders).consumer_bugs
+    assert len(bug.order_ids) == 4
+
+
 def test_the_demo_seeds_every_catalog_sku_with_headroom_over_the_burst() -> None:
     orders = [make_order("ord-1", items=(("sku-tee", 4, "19.90"),))]
     stock = initial_stock(orders)

@@ -111,8 +111,10 @@ class DemoReport:
 
 def plan_faults(options: DemoOptions, orders: list[OrderCreated]) -> FaultPlan:
     """Slow SES for notifications, slow DynamoDB for analytics, a bug for a dozen orders."""
-    step = max(1, len(orders) // max(1, options.bug_orders))
-    unlucky = tuple(o.order_id for o in orders[step // 2 :: step][: options.bug_orders])
+    # A dozen in the default burst; a smaller burst loses at most one order in five to the bug.
+    count = max(1, min(options.bug_orders, len(orders) // 5))
+    step = max(1, len(orders) // count)
+    unlucky = tuple(o.order_id for o in orders[step // 2 :: step][:count])
     return FaultPlan(
         dependencies={
             "notifications": {"sesv2": DependencyFault(latency_ms=options.ses_latency_ms)},

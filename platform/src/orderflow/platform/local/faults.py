@@ -89,6 +89,8 @@ class FaultPlan:
     crash_limit: int | None = None
     """at most this many crashes per service in the run (None: no limit)"""
     duplicate_delivery_rate: float = 0.0
+    malformed_messages: int = 0
+    """malformed messages the runtime publishes to the topic once it is up"""
     seed: int | None = None
 
     def to_json(self) -> str:
@@ -115,6 +117,7 @@ class FaultPlan:
             crash_after_side_effects=dict(raw.get("crash_after_side_effects", {})),
             crash_limit=raw.get("crash_limit"),
             duplicate_delivery_rate=float(raw.get("duplicate_delivery_rate", 0.0)),
+            malformed_messages=int(raw.get("malformed_messages", 0)),
             seed=raw.get("seed"),
         )
 

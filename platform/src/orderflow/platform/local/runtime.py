@@ -24,7 +24,7 @@ from typing import IO, Any
 from orderflow.platform.emulator.clock import EmulatorClock
 from orderflow.platform.emulator.server import EmbeddedAws
 from orderflow.platform.errors import PlatformError
-from orderflow.platform.local.faults import FIXES, FaultPlan, FixSwitch
+from orderflow.platform.local.faults import FIXES, FaultPlan, FixSwitch, publish_malformed
 from orderflow.platform.local.functions import (
     FAKE_CREDENTIALS,
     FunctionSpec,
@@ -273,6 +273,7 @@ class LocalRuntime:
         self.stacks: dict[str, DeployedStack] = {}
         self.resources: LocalResources | None = None
         self.xray_daemon: Any = None
+        self.malformed: list[str] = []
         self._session: Any = None
 
     # --- clients ---------------------------------------------------------------------------
@@ -334,6 +335,11 @@ class LocalRuntime:
         self._start_workers(resources, say)
         self.resources = resources
         self._write_local_file(resources)
+        if options.faults.malformed_messages:
+            self.malformed = publish_malformed(
+                self.client("sns"), resources.topic_arn, options.faults.malformed_messages
+            )
+            say(f"published {len(self.malformed)} malformed messages to the topic")
         return resources
 
     def _local_parameters(self, journal: Path) -> dict[str, str]:
