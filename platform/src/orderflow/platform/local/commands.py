@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -66,8 +67,10 @@ def _console(*, stderr: bool) -> Console:
 
 
 def _stop_on_sigterm() -> threading.Event:
+    """SIGTERM, or the terminal going away (SIGHUP), stops as cleanly as Ctrl-C."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
     return stop
 
 
@@ -139,9 +142,12 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
-        console.print("[dim]stopping[/dim]")
+        # The terminal may be gone (SIGHUP): printing must never keep the cleanup from running.
+        with contextlib.suppress(OSError):
+            console.print("[dim]stopping[/dim]")
         runtime.stop()
-        console.print("[dim]stopped[/dim]")
+        with contextlib.suppress(OSError):
+            console.print("[dim]stopped[/dim]")
 
 
 def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
@@ -241,4 +247,5 @@ def _stop_on_sigterm_raises() -> None:
     def interrupt(*_: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
