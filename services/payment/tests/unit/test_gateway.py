@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from decimal import Decimal
 
 import pytest
 
 from orderflow.contracts import Money
 from orderflow.payment.adapters.gateway import (
+    ChargeJournal,
     GatewayConfigError,
     GatewayJournalError,
     GatewaySettings,
@@ -246,3 +248,31 @@ def test_unset_and_empty_settings_mean_a_healthy_gateway():
 def test_a_bad_setting_is_refused_naming_the_variable(name, value):
     with pytest.raises(GatewayConfigError, match=name):
         GatewaySettings.from_environ({name: value})
+
+
+def test_containers_opening_a_new_journal_together_all_get_it(tmp_path):
+    # GIVEN eight containers starting at once on a journal file nobody has created yet,
+    # over and over (the clash is a matter of timing)
+    for round_ in range(25):
+        path = tmp_path / f"journal-{round_}.sqlite3"
+        start = threading.Barrier(8)
+        opened, errors = [], []
+
+        def open_journal(path=path, start=start, opened=opened, errors=errors):
+            start.wait()
+            try:
+                opened.append(ChargeJournal(path))
+            except Exception as error:  # the assertion below names it
+                errors.append(error)
+
+        # WHEN they all open it
+        threads = [threading.Thread(target=open_journal) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        # THEN every one of them has it, and they share one record
+        assert errors == []
+        assert len(opened) == 8
+        assert opened[0].counts() == opened[7].counts()

@@ -187,8 +187,22 @@ class ChargeJournal:
         self._lock = threading.Lock()
         with self._lock:
             if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
+                self._use_write_ahead_log()
             self._db.executescript(_SCHEMA)
+
+    def _use_write_ahead_log(self) -> None:
+        # Switching the journal mode needs the file to itself and does not wait on sqlite's busy
+        # timeout, so two containers opening a new journal together retry until one has won.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+            else:
+                return
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
