@@ -124,3 +124,12 @@ def test_tree_links_by_parent_and_orders_children_by_start() -> None:
     assert [c.name for c in root.children] == ["analytics", "payment"]
     assert root.children[0].fault
     assert root.to_dict()["children"][1]["offset_ms"] == 1000.0
+
+
+def test_flush_returns_once_received_segments_are_uploaded(aws: dict[str, Any]) -> None:
+    with traced_work("order-api", None, {"order_id": "ord-flushed"}):
+        pass
+
+    assert aws["daemon"].flush()
+
+    assert order_journey(aws["xray"], "ord-flushed")[0].name == "order-api"

@@ -9,6 +9,7 @@ daemon does the same job against the embedded AWS.
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import threading
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ class XRayDaemon:
         self._socket.bind(("127.0.0.1", port))
         self._socket.settimeout(FLUSH_SECONDS)
         self._stop = threading.Event()
+        self._flushes: queue.SimpleQueue[threading.Event] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
         self.uploaded = 0
         self.rejected = 0
@@ -42,6 +44,12 @@ class XRayDaemon:
     def start(self) -> XRayDaemon:
         self._thread.start()
         return self
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything received so far is uploaded; False if that took too long."""
+        done = threading.Event()
+        self._flushes.put(done)
+        return done.wait(timeout)
 
     def stop(self) -> None:
         """Upload what is pending and stop listening."""
@@ -62,6 +70,9 @@ class XRayDaemon:
             if pending and (document is None or len(pending) >= MAX_BATCH):
                 self._upload(pending)
                 pending = []
+            if document is None:  # the socket went quiet: all that arrived is uploaded
+                while not self._flushes.empty():
+                    self._flushes.get().set()
         while True:  # drain what arrived before stop
             try:
                 self._socket.settimeout(0)

@@ -7,16 +7,20 @@ The story, each step shown on a timeline as it happens:
 3. the email provider is slow (SES latency): notifications drains late, payments do not wait
    for it (each service's completion time is shown); analytics falls behind (DynamoDB latency);
 4. a dozen orders hit a bug in one consumer: they fail every retry and park in its DLQ;
-5. the DLQ growth alarm goes to ALARM and the page arrives on the paging topic;
-6. the DLQ is inspected (one failure group), the fix is deployed, the DLQ is redriven
-   (``orderflow dlq redrive``) and the orders are processed;
+5. the DLQ growth alarm goes to ALARM and the page arrives on the paging topic; the alarm
+   starts the monitoring workflow, which triages the DLQ and pages the failure groups;
+6. the DLQ is inspected (one failure group), the fix is deployed, the redrive is approved
+   (``orderflow incident approve``); the workflow moves the DLQ back, verifies it drained and
+   publishes the resolution;
 7. the alarm returns to OK;
-8. a reconciliation from the services' own records decides the exit code.
+8. the incident's timeline and one order's trace across the four services are shown;
+9. a reconciliation from the services' own records decides the exit code.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from orderflow.contracts import EventEnvelope, OrderCreated
+from orderflow.observability.tracing import DAEMON_ADDRESS_ENV, traced_work
 from orderflow.platform.errors import PlatformError
 from orderflow.platform.local.faults import ConsumerBug, DependencyFault, FaultPlan
 from orderflow.platform.local.reconciliation import Published, Reconciliation, reconcile_run
@@ -92,6 +97,8 @@ class DemoReport:
     page: dict[str, Any] | None = None
     failure_groups: list[dict[str, Any]] = field(default_factory=list)
     story_error: str | None = None
+    incident: dict[str, Any] | None = None
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -105,6 +112,8 @@ class DemoReport:
             "completion_seconds": self.completion_seconds,
             "page": self.page,
             "failure_groups": self.failure_groups,
+            "incident": self.incident,
+            "trace": self.trace,
             "timeline": [{"at": round(at, 1), "what": what} for at, what in self.timeline],
         }
 
@@ -174,6 +183,9 @@ class BlackFriday:
         self._burst_started = 0.0
         self._before_redrive = 0
         self._redriven = 0
+        self.incident_id: str | None = None
+        self.incident: dict[str, Any] | None = None
+        self.trace: list[dict[str, Any]] = []
 
     # --- the story -------------------------------------------------------------------------
 
@@ -188,8 +200,9 @@ class BlackFriday:
                 self.burst(resources)
                 self.wait_for_the_burst(resources)
                 self.wait_for_the_page(resources)
-                self.inspect_fix_and_redrive(resources)
+                self.inspect_fix_and_approve(resources)
                 self.wait_for_recovery(resources)
+                self.show_incident_and_trace(resources)
             except DemoStoryError as error:
                 story_error = str(error)
                 note(f"[red]story stopped: {error}[/red]")
@@ -204,6 +217,8 @@ class BlackFriday:
             page=self.page,
             failure_groups=self.groups,
             story_error=story_error,
+            incident=self.incident,
+            trace=self.trace,
         )
 
     def seed_stock(self, resources: LocalResources) -> None:
@@ -221,10 +236,18 @@ class BlackFriday:
         mix = ", ".join(f"{n} {t}" for t, n in sorted(kinds.items()))
         self.timeline.note(f"Black Friday: publishing {len(self.events)} events ({mix})")
         self._burst_started = time.monotonic()
-        with self._progress("publishing", len(self.events)) as advance:
-            for start in range(0, len(self.events), 10):
-                publisher.publish_batch(self.events[start : start + 10])
-                advance(min(start + 10, len(self.events)))
+        # The demo is the order API: each event starts its order's trace, so X-Ray shows the
+        # publish and every consumer's work for it as one tree (one request per event for that).
+        with self._progress("publishing", len(self.events)) as advance, self._as_order_api():
+            for done, event in enumerate(self.events, start=1):
+                annotations = {
+                    "order_id": event.order_id,
+                    "event_type": event.TYPE,
+                    "service": "order-api",
+                }
+                with traced_work("order-api", None, annotations):
+                    publisher.publish(event)
+                advance(done)
         bug = self.faults.consumer_bugs[0]
         self.timeline.note(
             f"burst published; {len(bug.order_ids)} of the orders carry data that "
@@ -281,13 +304,24 @@ class BlackFriday:
                 time.sleep(1)
         raise DemoStoryError(f"no page for {alarm} within {budget:.0f}s")
 
-    def inspect_fix_and_redrive(self, resources: LocalResources) -> None:
-        """What the on-call does: inspect the DLQ, deploy the fix, redrive."""
+    def inspect_fix_and_approve(self, resources: LocalResources) -> None:
+        """What the on-call does: read the incident, inspect the DLQ, deploy the fix, approve."""
         from orderflow.failures import FailureLedger  # noqa: PLC0415
-        from orderflow.platform.dlq import inspect_dlq, redrive_all  # noqa: PLC0415
+        from orderflow.platform.dlq import inspect_dlq  # noqa: PLC0415
         from orderflow.platform.stage import service_queues  # noqa: PLC0415
 
         service, stage = self.options.bug_service, resources.stage
+        incident = self._wait_for_incident(service)
+        self.incident_id = incident.id
+        self.timeline.note(
+            f"incident {incident.id}: the workflow triaged {service}'s DLQ "
+            f"({incident.dlq_depth} message(s)) and waits for a decision"
+        )
+        for group in incident.groups:
+            self.timeline.note(
+                f"  workflow page: {group.get('count')} x {group.get('exception')} "
+                f"(orders {', '.join(group.get('sampleOrderIds', [])[:3])}, ...)"
+            )
         sqs = self.runtime.client("sqs")
         queues = service_queues(sqs, stage, service)
         ledger = FailureLedger(resources.failure_ledger_table, self.runtime.client("dynamodb"))
@@ -303,15 +337,13 @@ class BlackFriday:
         self.runtime.fixes.deploy(service)
         self.timeline.note(f"fix deployed to {service}")
         self.timeline.note(
-            f"on-call: orderflow dlq redrive {service} --stage {stage} "
+            f"on-call: orderflow incident approve {incident.id} --stage {stage} "
             f"--rate {self.options.redrive_rate}"
         )
         self._before_redrive = self.runtime.workers[service].snapshot().records_succeeded
-        report = redrive_all(sqs, queues, rate=self.options.redrive_rate, poll_seconds=0.5)
-        self._redriven = report.moved
-        self.timeline.note(
-            f"  redrive {report.status}: {report.moved} moved, {report.failed} failed"
-        )
+        self._redriven = inspection.total
+        self._desk().approve(incident.id, rate=self.options.redrive_rate, by="demo on-call")
+        self.timeline.note("  approved: the workflow starts the redrive (StartMessageMoveTask)")
 
     def wait_for_recovery(self, resources: LocalResources) -> None:
         """Until the redriven orders are processed, the alarm is OK and every queue is empty."""
@@ -320,7 +352,7 @@ class BlackFriday:
         cloudwatch, sqs = self.runtime.client("cloudwatch"), self.runtime.client("sqs")
         budget = self.runtime.clock.real(600) + 60 * self._load_factor()
         deadline = time.monotonic() + budget
-        processed_noted = ok_noted = False
+        processed_noted = ok_noted = resolved_noted = False
         worker = self.runtime.workers[service]
         with self._live() as refresh:
             while time.monotonic() < deadline:
@@ -343,10 +375,37 @@ class BlackFriday:
                     if page is not None:
                         ok_noted = True
                         self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
-                if processed_noted and ok_noted:
+                if not resolved_noted:
+                    resolved_noted = self._incident_closed()
+                if processed_noted and ok_noted and resolved_noted:
                     return
                 time.sleep(1)
         raise DemoStoryError(f"{alarm} did not return to OK within {budget:.0f}s")
+
+    def show_incident_and_trace(self, resources: LocalResources) -> None:
+        """The incident from alarm to resolution, and one order's journey from X-Ray."""
+        from orderflow.platform.tracing import TraceNotFoundError, order_journey  # noqa: PLC0415
+
+        if self.incident_id is not None:
+            incident, timeline = self._desk().show(self.incident_id)
+            steps = [e.state for e in timeline if e.event.endswith("StateEntered") and e.state]
+            self.incident = {"id": incident.id, "status": incident.status, "steps": steps}
+            self.timeline.note(
+                f"on-call: orderflow incident show {incident.id} --stage {resources.stage}"
+            )
+            self.timeline.note(f"  {incident.status.lower()}: {' -> '.join(_collapse(steps))}")
+        paid = next(
+            o for o in self.orders if o.order_id not in self.faults.consumer_bugs[0].order_ids
+        )
+        self.runtime.xray_daemon.flush()
+        try:
+            journey = order_journey(self.runtime.client("xray"), paid.order_id)
+        except TraceNotFoundError as error:
+            raise DemoStoryError(str(error)) from error
+        self.trace = [span.to_dict() for span in journey]
+        self.timeline.note(f"on-call: orderflow trace {paid.order_id} --stage {resources.stage}")
+        for line in _tree_lines(self.trace):
+            self.timeline.note(f"  {line}")
 
     def reconcile(self, resources: LocalResources) -> Reconciliation:
         published = Published(self.events, {sku: n for sku, (n, _) in self.stock.items()})
@@ -372,6 +431,46 @@ class BlackFriday:
         ]
         if behind:
             self.timeline.note(f"  meanwhile: {', '.join(behind)}")
+
+    def _desk(self) -> Any:
+        from orderflow.platform.monitoring import IncidentDesk  # noqa: PLC0415
+
+        return IncidentDesk(self.runtime.client("stepfunctions"), self.runtime.options.stage)
+
+    def _wait_for_incident(self, service: str) -> Any:
+        """The incident the DLQ growth alarm opened, once its workflow waits for a decision."""
+        budget = 60 * self._load_factor()
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            for incident in self._desk().incidents():
+                if incident.service == service and incident.waiting_for_decision:
+                    return incident
+            time.sleep(1)
+        raise DemoStoryError(f"no incident for {service} awaited a decision within {budget:.0f}s")
+
+    def _incident_closed(self) -> bool:
+        if self.incident_id is None:
+            return True
+        incident, _ = self._desk().show(self.incident_id)
+        if incident.status == "RUNNING":
+            return False
+        if incident.status != "SUCCEEDED":
+            raise DemoStoryError(f"incident {incident.id} ended {incident.status}")
+        self.timeline.note(f"incident {incident.id} resolved: the workflow verified the drain")
+        return True
+
+    @contextmanager
+    def _as_order_api(self) -> Iterator[None]:
+        """This process publishes as the order API, its segments going to the local daemon."""
+        previous = os.environ.get(DAEMON_ADDRESS_ENV)
+        os.environ[DAEMON_ADDRESS_ENV] = self.runtime.xray_daemon.address
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(DAEMON_ADDRESS_ENV, None)
+            else:
+                os.environ[DAEMON_ADDRESS_ENV] = previous
 
     def _retry_budget(self, service: str) -> float:
         """Real seconds a failing record needs to reach the DLQ (3 visibility timeouts + slack)."""
@@ -436,6 +535,28 @@ class BlackFriday:
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(description, total=total)
             yield lambda done: bar.update(task, completed=done)
+
+
+def _collapse(steps: list[str]) -> list[str]:
+    """Consecutive repeats of a state (polling loops) shown once with a count."""
+    collapsed: list[str] = []
+    for step in steps:
+        if collapsed and collapsed[-1].split(" x")[0] == step:
+            base, _, count = collapsed[-1].partition(" x")
+            collapsed[-1] = f"{base} x{int(count or 1) + 1}"
+        else:
+            collapsed.append(step)
+    return collapsed
+
+
+def _tree_lines(spans: list[dict[str, Any]], depth: int = 0) -> Iterator[str]:
+    for span in spans:
+        event = f" {span['event_type']}" if span.get("event_type") else ""
+        yield (
+            f"{'  ' * depth}{span['name']}{event} +{span['offset_ms']:.0f} ms "
+            f"({span['duration_ms']:.0f} ms)"
+        )
+        yield from _tree_lines(span["children"], depth + 1)
 
 
 # --- the final report --------------------------------------------------------------------------

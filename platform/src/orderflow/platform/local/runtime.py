@@ -347,6 +347,9 @@ class LocalRuntime:
         return {
             "SenderAddress": SENDER_ADDRESS,
             "ManageSenderIdentity": "true",
+            # The incident workflow's waits run in real time on the emulator: poll often.
+            "RedrivePollSeconds": "1",
+            "DrainChecks": "120",
             **plan.gateway.stack_parameters(journal, plan.seed),
         }
 
