@@ -13,7 +13,7 @@ from moto import mock_aws
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import OrderCreated, OrderEvent
 from orderflow.failures import FailureLedger
-from orderflow.observability import build_logger, build_tracer
+from orderflow.observability import build_logger
 from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
 
@@ -34,7 +34,6 @@ def consumer(ledger: FailureLedger | None, logger_name: str = "payment") -> SqsC
     return SqsConsumer(
         "payment",
         logger=build_logger(logger_name),
-        tracer=build_tracer("payment"),
         failure_ledger=ledger,
     )
 

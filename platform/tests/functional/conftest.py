@@ -22,7 +22,7 @@ from orderflow.consumer import SqsConsumer
 from orderflow.contracts import SERVICES
 from orderflow.failures import FailureLedger
 from orderflow.messaging.lambda_events import lambda_sqs_event, lambda_sqs_record
-from orderflow.observability import build_logger, build_tracer
+from orderflow.observability import build_logger
 from orderflow.platform.aws import AwsClients
 from orderflow.platform.emulator import sqs_move_tasks
 from orderflow.templates import dynamodb_tables, load_template
@@ -260,7 +260,6 @@ def consume_until_dead_lettered(
     consumer = SqsConsumer(
         service,
         logger=build_logger(service),
-        tracer=build_tracer(service),
         failure_ledger=FailureLedger(stage.ledger_table, aws.dynamodb()),
     )
     for _ in range(rounds + 1):

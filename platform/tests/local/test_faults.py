@@ -15,7 +15,7 @@ from botocore.session import Session
 
 from orderflow.consumer import SqsConsumer
 from orderflow.consumer.batch import SqsConsumer as ShellClass
-from orderflow.observability import build_logger, build_tracer
+from orderflow.observability import build_logger
 from orderflow.platform.local.faults import (
     ConsumerBug,
     CrashDice,
@@ -107,9 +107,7 @@ def test_latency_delays_only_the_faulty_dependency() -> None:
 
 
 def consumer() -> SqsConsumer:
-    return SqsConsumer(
-        "inventory", logger=build_logger("inventory"), tracer=build_tracer("inventory")
-    )
+    return SqsConsumer("inventory", logger=build_logger("inventory"))
 
 
 def test_a_consumer_bug_fails_its_orders_until_the_fix_is_deployed(

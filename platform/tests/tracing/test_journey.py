@@ -14,7 +14,7 @@ from orderflow.consumer import SqsConsumer
 from orderflow.contracts import filter_policy
 from orderflow.messaging import EventPublisher
 from orderflow.messaging.lambda_events import lambda_sqs_event, lambda_sqs_record
-from orderflow.observability import build_logger, build_tracer, traced_work
+from orderflow.observability import build_logger, traced_work
 from orderflow.platform.emulator import sns_tracing, xray_queries
 from orderflow.platform.emulator.xray_daemon import XRayDaemon
 from orderflow.platform.tracing import TraceNotFoundError, build_tree, order_journey
@@ -64,7 +64,7 @@ def consume(aws: dict[str, Any], service: str) -> None:
     messages = aws["sqs"].receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
     )["Messages"]
-    consumer = SqsConsumer(service, logger=build_logger(service), tracer=build_tracer(service))
+    consumer = SqsConsumer(service, logger=build_logger(service))
     event = lambda_sqs_event([lambda_sqs_record(m, arn) for m in messages])
     consumer.process(event, FakeLambdaContext(), lambda _: None)  # type: ignore[arg-type]
 

@@ -65,7 +65,6 @@ def live_handler(
     consumer = SqsConsumer(
         bootstrap.SERVICE,
         logger=handler_module.logger,
-        tracer=handler_module.tracer,
         failure_ledger=failure_ledger,
     )
     monkeypatch.setattr(handler_module, "consumer", consumer)

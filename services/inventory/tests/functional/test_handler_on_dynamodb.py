@@ -18,7 +18,7 @@ from orderflow.contracts import (
 from orderflow.inventory import bootstrap
 from orderflow.inventory.admin import audit_stock, seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
-from orderflow.inventory.handler import handler, logger, tracer
+from orderflow.inventory.handler import handler, logger
 from orderflow.messaging import PublishError
 from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
@@ -208,7 +208,7 @@ def test_fifty_concurrent_orders_never_oversell(stack, monkeypatch, redeliver):
 
     def container(order):
         service = Inventory(stack.ledger(), bootstrap.inventory().events)
-        consumer = SqsConsumer("inventory", logger=logger, tracer=tracer)
+        consumer = SqsConsumer("inventory", logger=logger)
 
         def invoke(records):
             return consumer.process(sqs_event(records), FakeLambdaContext(), service.handle)

@@ -63,7 +63,7 @@ class PaymentStack:
         self.monkeypatch.setattr(
             payment,
             "consumer",
-            SqsConsumer("payment", logger=payment.logger, tracer=payment.tracer),
+            SqsConsumer("payment", logger=payment.logger),
         )
 
     def deliver(self, *records: dict[str, Any], context: Any = None) -> dict[str, Any]:

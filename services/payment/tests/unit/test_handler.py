@@ -17,9 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 def container(desk, monkeypatch):
     """A warm container whose wiring is the in-memory desk and which has no failure ledger."""
     monkeypatch.delenv("FAILURE_LEDGER_TABLE", raising=False)
-    monkeypatch.setattr(
-        payment, "consumer", SqsConsumer("payment", logger=payment.logger, tracer=payment.tracer)
-    )
+    monkeypatch.setattr(payment, "consumer", SqsConsumer("payment", logger=payment.logger))
     monkeypatch.setattr(
         bootstrap, "wiring", lambda observer: bootstrap.Wiring(cashier=desk.cashier, once=desk.once)
     )

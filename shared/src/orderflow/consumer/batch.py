@@ -24,7 +24,7 @@ from orderflow.failures.ledger import FailureLedger
 from orderflow.observability.tracing import TraceHeader, traced_work
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Tracer
+    from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -47,13 +47,11 @@ class SqsConsumer:
         service: str,
         *,
         logger: Logger,
-        tracer: Tracer,
         failure_ledger: FailureLedger | None = None,
     ) -> None:
         self.service = service
         self.accepts = consumed_by(service)
         self._logger = logger
-        self._tracer = tracer
         self._ledger = failure_ledger
         self._ledger_resolved = failure_ledger is not None
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import EVENT_MODELS, EventEnvelope
-from orderflow.observability import build_logger, build_tracer
+from orderflow.observability import build_logger
 from orderflow.platform.bench.fakes import ON_FAKES, DomainEntry
 from orderflow.platform.bench.stats import BenchError, Paired, measure_rounds, median
 from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
@@ -71,9 +71,7 @@ def floor_seconds_per_record(work: Sequence[Batch]) -> float:
 
 def consumer_for(service: str) -> SqsConsumer:
     """The consumer shell as the service's handler builds it, without a failure ledger."""
-    return SqsConsumer(
-        service, logger=build_logger(service), tracer=build_tracer(service), failure_ledger=None
-    )
+    return SqsConsumer(service, logger=build_logger(service), failure_ledger=None)
 
 
 def _no_domain(event: EventEnvelope) -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 logger = build_logger(bootstrap.SERVICE)
 tracer = build_tracer(bootstrap.SERVICE)
 metrics = build_metrics(bootstrap.SERVICE)
-consumer = SqsConsumer(bootstrap.SERVICE, logger=logger, tracer=tracer)
+consumer = SqsConsumer(bootstrap.SERVICE, logger=logger)
 business_metrics = EmfBusinessMetrics(metrics, bootstrap.SERVICE)
 
 

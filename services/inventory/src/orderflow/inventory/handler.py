@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 logger = build_logger(SERVICE)
 tracer = build_tracer(SERVICE)
 metrics = build_metrics(SERVICE)
-consumer = SqsConsumer(SERVICE, logger=logger, tracer=tracer)
+consumer = SqsConsumer(SERVICE, logger=logger)
 
 
 def handle_event(event: EventEnvelope) -> None:

@@ -26,7 +26,7 @@ SERVICE = "notifications"
 logger = build_logger(SERVICE)
 tracer = build_tracer(SERVICE)
 metrics = build_metrics(SERVICE)
-consumer = SqsConsumer(SERVICE, logger=logger, tracer=tracer)
+consumer = SqsConsumer(SERVICE, logger=logger)
 
 
 def notify(event: EventEnvelope) -> None:

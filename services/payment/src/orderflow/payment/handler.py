@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 logger = build_logger(SERVICE)
 tracer = build_tracer(SERVICE)
 metrics = build_metrics(SERVICE)
-consumer = SqsConsumer(SERVICE, logger=logger, tracer=tracer)
+consumer = SqsConsumer(SERVICE, logger=logger)
 telemetry = PaymentTelemetry(logger=logger, metrics=metrics, tracer=tracer)
 
 
