@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from orderflow.notifications import bootstrap
 from orderflow.notifications.domain import Email, EmailDeliveryError
+from orderflow.testing import MemoryOnceOnly
 
 
 class InMemoryEmailSender:
@@ -26,26 +25,10 @@ class InMemoryEmailSender:
         return f"ses-{len(self.sent)}"
 
 
-class InMemoryOnce:
-    """Runs an effect once per key; an effect that raises is not remembered (like OnceOnly)."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, dict[str, Any]] = {}
-        self.context: object | None = None
-
-    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        if key not in self.results:
-            self.results[key] = effect()
-        return self.results[key]
-
-    def register_lambda_context(self, context: object) -> None:
-        self.context = context
-
-
 @dataclass
 class Fakes:
     sender: InMemoryEmailSender = field(default_factory=InMemoryEmailSender)
-    once: InMemoryOnce = field(default_factory=InMemoryOnce)
+    once: MemoryOnceOnly = field(default_factory=MemoryOnceOnly)
 
 
 @pytest.fixture

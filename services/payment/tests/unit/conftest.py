@@ -5,20 +5,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from orderflow.contracts import EventEnvelope, Money
+from orderflow.contracts import Money
+from orderflow.payment.adapters.memory import MemoryPayments, OutcomeLog
 from orderflow.payment.domain import (
     Cashier,
-    Payment,
-    PaymentOutcome,
-    PaymentStatus,
-    Refund,
-    RefundRejection,
 )
 from orderflow.payment.ports import (
     ChargeApproved,
@@ -26,6 +20,7 @@ from orderflow.payment.ports import (
     ChargeResult,
     GatewayUnavailableError,
 )
+from orderflow.testing import MemoryOnceOnly, MemoryTopic
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
@@ -63,81 +58,6 @@ class CarelessGateway:
         if self.unavailable_for:
             self.unavailable_for -= 1
             raise GatewayUnavailableError("payment gateway timed out")
-
-
-class MemoryOnceOnly:
-    """Remembers each key's result; an effect that raises is not remembered (Powertools too)."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, dict[str, Any]] = {}
-        self.contexts: list[object] = []
-
-    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        if key not in self.results:
-            self.results[key] = effect()
-        return self.results[key]
-
-    def register_lambda_context(self, context: object) -> None:
-        self.contexts.append(context)
-
-
-class MemoryPayments:
-    """The payments table as dicts, with the same write-once rules."""
-
-    def __init__(self) -> None:
-        self.payments: dict[str, Payment] = {}
-        self.refunds: dict[str, Refund] = {}
-        self.rejections: dict[tuple[str, uuid.UUID], RefundRejection] = {}
-
-    def payment_of(self, order_id: str) -> Payment | None:
-        return self.payments.get(order_id)
-
-    def record_payment(self, payment: Payment) -> bool:
-        if payment.order_id in self.payments:
-            return False
-        self.payments[payment.order_id] = payment
-        return True
-
-    def record_refund(self, refund: Refund) -> bool:
-        if refund.order_id in self.refunds:
-            return False
-        self.refunds[refund.order_id] = refund
-        paid = self.payments[refund.order_id]
-        self.payments[refund.order_id] = dataclasses.replace(paid, status=PaymentStatus.REFUNDED)
-        return True
-
-    def record_refund_rejection(self, rejection: RefundRejection) -> bool:
-        key = (rejection.order_id, rejection.event_id)
-        if key in self.rejections:
-            return False
-        self.rejections[key] = rejection
-        return True
-
-
-class MemoryTopic:
-    """Events published, in order; can be told to fail the next publishes."""
-
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-        self.failing = 0
-
-    def publish(self, event: EventEnvelope) -> str:
-        if self.failing:
-            self.failing -= 1
-            raise ConnectionError("SNS unreachable")
-        self.events.append(event)
-        return f"msg-{len(self.events)}"
-
-    def ids(self, event_type: str) -> set[uuid.UUID]:
-        return {e.event_id for e in self.events if event_type == e.TYPE}
-
-
-class OutcomeLog:
-    def __init__(self) -> None:
-        self.outcomes: list[PaymentOutcome] = []
-
-    def observe(self, outcome: PaymentOutcome) -> None:
-        self.outcomes.append(outcome)
 
 
 @dataclasses.dataclass

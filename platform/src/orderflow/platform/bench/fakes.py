@@ -8,7 +8,6 @@ ships its own in-memory ledger and sink, which are used as they are.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,34 +23,19 @@ from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStock
 from orderflow.inventory.admin import seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
 from orderflow.notifications.domain import Email, send_notification
+from orderflow.payment.adapters.memory import MemoryPayments, OutcomeLog
 from orderflow.payment.domain import (
     Cashier,
-    Payment,
-    PaymentOutcome,
-    PaymentStatus,
-    Refund,
-    RefundRejection,
 )
 from orderflow.payment.ports import ChargeApproved, ChargeResult
 from orderflow.platform.orders import CATALOG
+from orderflow.testing import MemoryOnceOnly, MemoryTopic
 
 DomainEntry = Callable[[Any], None]
 """A service's domain entry point for one parsed event (what the consumer shell calls)."""
 
 STOCK_LEVEL = 1_000_000
 """Seeded per sku: enough that no benchmark order runs out (that path is not the common one)."""
-
-
-class MemoryOnceOnly:
-    """``OnceOnlyEffects`` / ``OncePerKey``: each key's effect runs once, its result is kept."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, dict[str, Any]] = {}
-
-    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        if key not in self.results:
-            self.results[key] = effect()
-        return self.results[key]
 
 
 class ApprovingGateway:
@@ -70,60 +54,6 @@ class ApprovingGateway:
 
     def refund(self, *, idempotency_key: str, payment_id: str, amount: object) -> str:
         return self.refunds.setdefault(idempotency_key, f"re_{payment_id}")
-
-
-class MemoryPayments:
-    """``PaymentRepository``: one charge, one refund and one rejection per request, at most."""
-
-    def __init__(self) -> None:
-        self.payments: dict[str, Payment] = {}
-        self.refunds: dict[str, Refund] = {}
-        self.rejections: dict[tuple[str, str], RefundRejection] = {}
-
-    def payment_of(self, order_id: str) -> Payment | None:
-        return self.payments.get(order_id)
-
-    def record_payment(self, payment: Payment) -> bool:
-        if payment.order_id in self.payments:
-            return False
-        self.payments[payment.order_id] = payment
-        return True
-
-    def record_refund(self, refund: Refund) -> bool:
-        if refund.order_id in self.refunds:
-            return False
-        self.refunds[refund.order_id] = refund
-        paid = self.payments[refund.order_id]
-        self.payments[refund.order_id] = dataclasses.replace(paid, status=PaymentStatus.REFUNDED)
-        return True
-
-    def record_refund_rejection(self, rejection: RefundRejection) -> bool:
-        key = (rejection.order_id, str(rejection.event_id))
-        if key in self.rejections:
-            return False
-        self.rejections[key] = rejection
-        return True
-
-
-class MemoryTopic:
-    """``OutcomePublisher``: the events published, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-
-    def publish(self, event: EventEnvelope) -> str:
-        self.events.append(event)
-        return f"msg-{len(self.events)}"
-
-
-class OutcomeLog:
-    """``OutcomeObserver`` that keeps the outcomes."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[PaymentOutcome] = []
-
-    def observe(self, outcome: PaymentOutcome) -> None:
-        self.outcomes.append(outcome)
 
 
 class MemoryEmailSender:
