@@ -7,7 +7,7 @@ templates), and fault injection for SES.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.exceptions import JsonRESTError
-from moto.ses.exceptions import NotFoundException
 from moto.ses.models import TemplateMessage, ses_backends
 from moto.sesv2.responses import SESV2Response
 
@@ -25,89 +23,28 @@ from orderflow.notifications import bootstrap
 from orderflow.notifications.adapters import create_email_templates
 from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
 from orderflow.testing import create_tables
+from orderflow.testing.sesv2 import (
+    create_email_template,
+    get_email_template,
+    with_templated_send,
+)
 
 REGION = "us-east-1"
 STAGE = "test"
 SENDER = "orders@shop.example"
 
 
-# --- SES v2 email templates: what moto lacks -----------------------------------------------
-# moto 5.2 implements SES v2 identities and SendEmail with Simple or Raw content, but not
-# CreateEmailTemplate or GetEmailTemplate, and SendEmail with Content.Template raises
-# NotImplementedError. SES keeps v1 templates and v2 email templates in one store, so these
-# operations use moto's own SES template store, and a templated send goes through moto's own
-# send_templated_email, which checks that the sender is a verified identity and the addresses
-# are valid, and records the message in ``sent_messages``. Error codes follow the SES v2 API
-# reference. Like SES, nothing is rendered at send time (rendering failures arrive later as
-# events), so template data is recorded as sent.
-
-
-class AlreadyExistsError(JsonRESTError):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("AlreadyExistsException", message)
-
-
-def _create_email_template(self: SESV2Response) -> str:
-    name = self._get_param("TemplateName")
-    content = self._get_param("TemplateContent") or {}
-    store = self.sesv2_backend.core_backend
-    if name in store.templates:
-        raise AlreadyExistsError(f"Template {name} already exists.")
-    store.add_template(
-        {
-            "template_name": name,
-            "subject_part": content.get("Subject", ""),
-            "text_part": content.get("Text", ""),
-            "html_part": content.get("Html", ""),
-        }
-    )
-    return "{}"
-
-
-def _get_email_template(self: SESV2Response) -> str:
-    name = self._get_param("TemplateName")
-    template = self.sesv2_backend.core_backend.templates.get(name)
-    if template is None:
-        raise NotFoundException(f"Template {name} does not exist.")
-    content = {
-        "Subject": template["subject_part"],
-        "Text": template["text_part"],
-        "Html": template["html_part"],
-    }
-    return json.dumps({"TemplateName": name, "TemplateContent": content})
-
-
-def _with_templated_send(moto_send_email: Callable[[SESV2Response], str]) -> Any:
-    def send_email(self: SESV2Response) -> str:
-        params = json.loads(self.body)
-        template = (params.get("Content") or {}).get("Template")
-        if template is None:
-            return moto_send_email(self)
-        name = template.get("TemplateName")
-        store = self.sesv2_backend.core_backend
-        if name not in store.templates:
-            raise NotFoundException(f"Template {name} does not exist.")
-        message = store.send_templated_email(
-            source=params.get("FromEmailAddress"),
-            template=name,
-            template_data=template.get("TemplateData", "{}"),
-            destinations=params.get("Destination", {}),
-        )
-        return json.dumps({"MessageId": message.id})
-
-    return send_email
+# --- SES v2 email templates: what moto lacks (orderflow.testing.sesv2) --------------------
 
 
 @pytest.fixture
 def sesv2_email_templates(monkeypatch: pytest.MonkeyPatch) -> None:
     """Teach the in-process moto SES v2 email templates, for this test only."""
     monkeypatch.setattr(
-        SESV2Response, "create_email_template", _create_email_template, raising=False
+        SESV2Response, "create_email_template", create_email_template, raising=False
     )
-    monkeypatch.setattr(SESV2Response, "get_email_template", _get_email_template, raising=False)
-    monkeypatch.setattr(SESV2Response, "send_email", _with_templated_send(SESV2Response.send_email))
+    monkeypatch.setattr(SESV2Response, "get_email_template", get_email_template, raising=False)
+    monkeypatch.setattr(SESV2Response, "send_email", with_templated_send(SESV2Response.send_email))
 
 
 # --- SES fault injection --------------------------------------------------------------------

@@ -10,48 +10,14 @@ emulator's record of every email sent, with its template and data.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
-
 from orderflow.platform.emulator.extension import Extension, Patch
-
-
-def send_templated(account_id: str, region: str, params: dict[str, Any]) -> str:
-    """Send one SES v2 templated email through moto's SES store; return the MessageId."""
-    from moto.ses.exceptions import NotFoundException  # noqa: PLC0415
-    from moto.ses.models import ses_backends  # noqa: PLC0415
-
-    template = params["Content"]["Template"]
-    name = template.get("TemplateName") or str(template.get("TemplateArn", "")).split("/")[-1]
-    backend = ses_backends[account_id][region]
-    if name not in backend.templates:
-        raise NotFoundException(f"Template {name} does not exist.")
-    destination = params.get("Destination", {})
-    message = backend.send_templated_email(
-        source=params.get("FromEmailAddress", ""),
-        template=name,
-        template_data=template.get("TemplateData", "{}"),
-        destinations={
-            key: list(destination.get(key, []))
-            for key in ("ToAddresses", "CcAddresses", "BccAddresses")
-        },
-    )
-    return str(message.id)
+from orderflow.testing.sesv2 import with_templated_send
 
 
 def _patches() -> list[Patch]:
     from moto.sesv2.responses import SESV2Response  # noqa: PLC0415
 
-    moto_send: Callable[[SESV2Response], str] = SESV2Response.send_email
-
-    def send_email(self: SESV2Response) -> str:
-        params = json.loads(self.body)
-        if "Template" not in params.get("Content", {}):
-            return moto_send(self)
-        return json.dumps({"MessageId": send_templated(self.current_account, self.region, params)})
-
-    return [Patch(SESV2Response, "send_email", send_email)]
+    return [Patch(SESV2Response, "send_email", with_templated_send(SESV2Response.send_email))]
 
 
 _EXTENSION = Extension("sesv2-templates", _patches)
