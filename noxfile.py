@@ -7,8 +7,11 @@ another package's environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import nox
@@ -38,8 +41,64 @@ def distribution(package: str) -> str:
     return f"orderflow-{package}"
 
 
+RUNTIME_PACKAGES = ("shared", *SERVICES)
+"""What runs inside Lambda: tested on the runtime's Python, not on the one running nox."""
+ARTIFACT_SCRIPT = ROOT / "platform/src/orderflow/platform/artifact.py"
+
+
+@functools.cache
+def lambda_python() -> str:
+    """The Lambda runtime's Python (``LAMBDA_PYTHON``), found as on a newcomer's machine.
+
+    In order: ``python3.12`` on PATH (if it runs: a pyenv shim for a version not selected does
+    not), pyenv's installed versions, uv's (installing one where uv can download it). Stops the
+    run with one line saying what to install when none is found.
+    """
+    version = f"{LAMBDA_PYTHON}"
+    candidates: list[str] = []
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(on_path)
+    if shutil.which("pyenv"):
+        prefix = _quiet(["pyenv", "prefix", version])
+        if prefix:
+            candidates.append(str(Path(prefix.splitlines()[0]) / "bin" / f"python{version}"))
+    candidates.append(_quiet(["uv", "python", "find", "--managed-python", version]))
+    for candidate in filter(None, candidates):
+        if _reports_version(candidate, version):
+            return candidate
+    installed = _quiet(["uv", "python", "install", version]) is not None
+    found = _quiet(["uv", "python", "find", "--managed-python", version]) if installed else None
+    if found and _reports_version(found, version):
+        return found
+    raise SystemExit(
+        f"nox: the Lambda runtime's Python {version} is not installed and uv could not download "
+        f"it; install it (`uv python install {version}`, `pyenv install {version}`, or your OS "
+        f"package) and run again"
+    )
+
+
+def _quiet(command: list[str]) -> str | None:
+    """``command``'s stdout, or None if it cannot run or fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _reports_version(interpreter: str, version: str) -> bool:
+    code = "import sys; print('%d.%d' % sys.version_info[:2])"
+    return _quiet([interpreter, "-c", code]) == version
+
+
 def sync(session: nox.Session, package: str) -> None:
-    """Install ``package``, its declared dependencies and the dev tools into the session venv."""
+    """Install ``package``, its declared dependencies and the dev tools into the session venv.
+
+    Code that runs inside Lambda (shared and the services) gets the runtime's Python: uv
+    recreates the session's environment with it.
+    """
+    python = ("--python", lambda_python()) if package in RUNTIME_PACKAGES else ()
     session.run_install(
         "uv",
         "sync",
@@ -48,6 +107,7 @@ def sync(session: nox.Session, package: str) -> None:
         distribution(package),
         "--group",
         "dev",
+        *python,
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
 
@@ -123,19 +183,10 @@ def templates(session: nox.Session) -> None:
     session.run("python", "-m", "orderflow.platform.template_rules", *paths)
 
 
-def install_function(
-    session: nox.Session,
-    service: str,
-    target: Path,
-    *,
-    python_version: str = LAMBDA_PYTHON,
-    python_platform: str | None = LAMBDA_PLATFORM,
-    keep_runtime_provided: bool = False,
-) -> Path:
+def install_function(session: nox.Session, service: str, target: Path) -> Path:
     """Install ``service`` and its locked dependencies into ``target`` as its function runs them.
 
-    For Lambda by default (python3.12, manylinux, without what the runtime provides); the
-    benchmarks also install it for the session's interpreter, with boto3, to time its imports.
+    For Lambda: python3.12, manylinux, without what the runtime provides.
     """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -163,27 +214,38 @@ def install_function(
         "--no-sources",
         "--target",
         str(target),
-        *(("--python-platform", python_platform) if python_platform else ()),
+        "--python-platform",
+        LAMBDA_PLATFORM,
         "--python-version",
-        python_version,
+        LAMBDA_PYTHON,
         "-r",
         str(requirements),
         external=True,
     )
-    if not keep_runtime_provided:
-        for name in os.listdir(target):
-            if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
-                path = target / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    # Where each workspace member was installed from: a path of the build machine, needed by
+    # nothing at run time, and it would make two checkouts build different zips.
+    for record in target.glob("*.dist-info/direct_url.json"):
+        record.unlink()
+    for name in os.listdir(target):
+        if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
+            path = target / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     return target
 
 
 def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
-    """The service's Lambda artifact: ``out/package`` and ``out/<service>.zip``."""
+    """The service's Lambda artifact: ``out/package`` and ``out/<service>.zip``.
+
+    Compiled by the runtime's own Python and zipped reproducibly (``artifact.py``): the zip
+    carries the bytecode Lambda's read-only code directory cannot write, and the same lock gives
+    the same bytes.
+    """
     shutil.rmtree(out, ignore_errors=True)
     package_dir = install_function(session, service, out / "package")
-    archive = Path(shutil.make_archive(str(out / service), "zip", package_dir))
-    session.log(f"{archive}: {archive.stat().st_size / 1e6:.2f} MB")
+    archive = out / f"{service}.zip"
+    session.run(
+        lambda_python(), str(ARTIFACT_SCRIPT), str(package_dir), str(archive), external=True
+    )
     return archive
 
 
@@ -210,6 +272,31 @@ def build(session: nox.Session, service: str) -> None:
     build_artifact(session, service, ROOT / PACKAGES[service] / "build")
 
 
+def install_runtime_provided(session: nox.Session, target: Path) -> None:
+    """What the Lambda runtime adds to ``sys.path``: boto3 and its dependencies, compiled.
+
+    Locked versions for the runtime's Python; compiled once, as the runtime ships them.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    requirements = target.parent / "runtime-requirements.txt"
+    session.run(
+        "uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-header", "--no-emit-workspace",
+        "--package", distribution(SERVICES[0]), "-o", str(requirements), external=True,
+    )  # fmt: skip
+    pins = [
+        line.split(";")[0].strip()
+        for line in requirements.read_text().splitlines()
+        if line and line.split("==")[0].replace("-", "_") in RUNTIME_PROVIDED
+    ]
+    session.run(
+        "uv", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+        "--python-platform", LAMBDA_PLATFORM, "--python-version", LAMBDA_PYTHON, *pins,
+        external=True,
+    )  # fmt: skip
+    session.run(lambda_python(), "-m", "compileall", "-q", str(target), external=True)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: cold start, per-record cost, local throughput, artifact size, cost on AWS.
@@ -220,20 +307,14 @@ def bench(session: nox.Session) -> None:
     """
     sync(session, "platform")
     out = ROOT / "bench-results"
-    interpreter = session.run(
-        "python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])", silent=True
-    )
     for service in SERVICES:
-        build_artifact(session, service, out / "artifacts" / service)
-        # Imports are timed on this interpreter, with boto3 where the Lambda runtime has it.
-        install_function(
-            session,
-            service,
-            out / "images" / service,
-            python_version=str(interpreter).strip(),
-            python_platform=None,
-            keep_runtime_provided=True,
-        )
+        archive = build_artifact(session, service, out / "artifacts" / service)
+        # The zip unpacked as Lambda unpacks it into /var/task: the cold start imports from it.
+        image = out / "images" / service
+        shutil.rmtree(image, ignore_errors=True)
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(image)
+    install_runtime_provided(session, out / "runtime")
     session.run(
         "python",
         "-m",
@@ -242,6 +323,8 @@ def bench(session: nox.Session) -> None:
         str(ROOT),
         "--out",
         str(out),
+        "--python",
+        lambda_python(),
         *session.posargs,
     )
 

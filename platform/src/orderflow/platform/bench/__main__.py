@@ -1,6 +1,7 @@
 """``python -m orderflow.platform.bench``: run the benchmarks, print the table, write the JSON.
 
-``nox -s bench`` builds the artifacts and import images first and runs this from the checkout.
+``nox -s bench`` builds the artifacts, unpacks them beside the runtime's own packages, and runs
+this from the checkout with the Lambda runtime's Python for the cold start.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip", action="append", choices=BENCHMARKS, default=[], help="leave one out"
     )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the Lambda runtime's interpreter, for the cold start (default: this one)",
+    )
     parser.add_argument("--cold-start-runs", type=int, default=11)
     parser.add_argument("--record-runs", type=int, default=7)
     parser.add_argument("--throughput-runs", type=int, default=3)
@@ -52,14 +59,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def interpreter_version(python: str) -> str:
+    """``major.minor`` of the interpreter at ``python``; raise naming it if it does not run."""
+    code = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        done = subprocess.run(  # noqa: S603  (an interpreter the caller named)
+            [python, "-c", code], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BenchError(f"--python {python} does not run: {exc}") from exc
+    return done.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark not skipped; exit 1 if any figure could not be measured."""
     args = parse_args(argv)
     root = args.root.resolve()
     out = (args.out or root / "bench-results").resolve()
+    try:
+        python_version = interpreter_version(args.python)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     options = suite.Options(
         root=root,
         images=out / "images",
+        runtime=out / "runtime",
+        python=args.python,
+        python_version=python_version,
         artifacts=out / "artifacts",
         state_dir=out / "local",
         orders=args.orders,
@@ -98,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - started, 1),
         "python": platform.python_version(),
+        "lambda_python": options.python_version,
         "cpus": os.cpu_count(),
         "orders": options.orders,
         "cold_start_runs": options.cold_start_runs,

@@ -1,22 +1,18 @@
-"""Cold start: a fresh interpreter importing a handler, against one running ``import boto3`` alone.
+"""Cold start: the runtime's Python importing a handler from its zip, against ``import boto3``.
 
-Each service's import image is its function's code installed for this interpreter (built by
-``nox -s bench`` with the same logic as the Lambda artifact, boto3 kept since the runtime has
-it). Interpreters run with ``-S`` and the image first on ``sys.path``, so only the image and the
-standard library are importable, as in Lambda; the environment carries what Lambda sets
-(``LAMBDA_TASK_ROOT`` turns Powertools' Tracer on, which patches botocore at import).
-
-Bytecode lives outside the image (``PYTHONPYCACHEPREFIX``) in two trees, so the image itself is
-never changed: one with everything compiled, and one with only what ``import boto3`` loads
-compiled, as the runtime ships boto3 but the zip carries no ``.pyc`` and ``/var/task`` is
-read-only, so Lambda compiles the rest on every cold start.
+Each service's import image is its Lambda zip unpacked as Lambda unpacks it (the task root,
+bytecode and all, exactly as shipped), beside a runtime directory holding what the Lambda
+runtime provides (boto3 and its dependencies, compiled, as the runtime ships them). A fresh
+interpreter of the runtime's Python (``python3.12``) runs with ``-S``, the task root then the
+runtime directory first on ``sys.path`` and nothing else beyond the standard library, as in
+Lambda; the environment carries what Lambda sets (``LAMBDA_TASK_ROOT`` turns Powertools'
+Tracer on, which patches botocore at import). Nothing may write bytecode, as ``/var/task`` is
+read-only: a module the zip carries no ``.pyc`` for is compiled on every start, and that shows.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -33,50 +29,49 @@ _DEEP_PACKAGES = {"orderflow": 2, "aws_lambda_powertools": 3, "aws_xray_sdk": 3}
 
 @dataclass(frozen=True)
 class ImportImage:
-    """A service's code installed for this interpreter, and its handler module."""
+    """A service's unpacked zip, the runtime's own packages, and the interpreter that runs both."""
 
     service: str
-    path: Path
+    task_root: Path
+    runtime: Path
     handler_module: str
+    python: str
+
+    def statement(self, statement: str) -> str:
+        """Python code that puts the task root, then the runtime, first on the path."""
+        paths = [str(self.task_root), str(self.runtime)]
+        return f"import sys; sys.path[0:0] = {paths!r}; {statement}"
 
 
-@dataclass(frozen=True)
-class BytecodeTrees:
-    """The two pycache-prefix trees: everything compiled, and only what boto3 loads."""
-
-    compiled: Path
-    shipped: Path
-
-
-def statement_in_image(image: Path, statement: str) -> str:
-    """Python code that puts ``image`` first on the path, then runs ``statement``."""
-    return f"import sys; sys.path[0:0] = [{str(image)!r}]; {statement}"
-
-
-def lambda_environment(image: ImportImage, pycache: Path) -> dict[str, str]:
-    """What the Lambda runtime sets that imports read, plus where bytecode is read from."""
+def lambda_environment(image: ImportImage) -> dict[str, str]:
+    """What the Lambda runtime sets that imports read; bytecode is read, never written."""
     return {
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        "LAMBDA_TASK_ROOT": str(image.path),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "LAMBDA_TASK_ROOT": str(image.task_root),
+        "LAMBDA_RUNTIME_DIR": str(image.runtime),
+        "_HANDLER": f"{image.handler_module}.handler",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
         "AWS_LAMBDA_FUNCTION_NAME": f"orderflow-bench-{image.service}",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_REGION": LAMBDA_REGION,
         "AWS_DEFAULT_REGION": LAMBDA_REGION,
         "POWERTOOLS_SERVICE_NAME": image.service,
         "POWERTOOLS_METRICS_NAMESPACE": "orderflow",
-        "PYTHONPYCACHEPREFIX": str(pycache),
-        # Fixed trees: a run must not compile into them and so change the next run.
+        # /var/task is read-only: what the zip lacks is compiled again on every start.
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 
 def run_python(
-    code: str, env: Mapping[str, str], *options: str
+    python: str, code: str, env: Mapping[str, str], *options: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter without site-packages; raise naming any failure."""
-    result = subprocess.run(  # noqa: S603  (this interpreter, our own code)
-        [sys.executable, "-S", *options, "-c", code],
+    """Run ``code`` in a fresh ``python`` without site-packages; raise naming any failure."""
+    result = subprocess.run(  # noqa: S603  (the runtime's interpreter, our own code)
+        [python, "-S", *options, "-c", code],
         env=dict(env),
         capture_output=True,
         text=True,
@@ -84,66 +79,36 @@ def run_python(
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise BenchError(f"python -c {code!r} failed: {last}")
+        raise BenchError(f"{python} -c {code!r} failed: {last}")
     return result
 
 
-def timed_import(image: Path, statement: str, env: Mapping[str, str]) -> float:
+def timed_import(image: ImportImage, statement: str, env: Mapping[str, str]) -> float:
     """Seconds from starting a fresh interpreter to its exit after ``statement``."""
-    code = statement_in_image(image, statement)
+    code = image.statement(statement)
     started = time.perf_counter()
-    run_python(code, env)
+    run_python(image.python, code, env)
     return time.perf_counter() - started
 
 
-def prepare_bytecode(image: ImportImage, work: Path) -> BytecodeTrees:
-    """Compile the image into both bytecode trees under ``work``."""
-    trees = BytecodeTrees(compiled=work / "compiled", shipped=work / "shipped")
-    boto3_packages = packages_loaded_by(image, FLOOR_STATEMENT)
-    _compile([image.path], trees.compiled)
-    _compile([image.path / name for name in boto3_packages], trees.shipped)
-    return trees
+def check_image(image: ImportImage) -> None:
+    """Raise naming what is missing before anything is timed."""
+    for what, path in (("unpacked zip", image.task_root), ("runtime directory", image.runtime)):
+        if not path.is_dir():
+            raise BenchError(f"no {what} for {image.service} at {path}; `nox -s bench` makes it")
 
 
-def packages_loaded_by(image: ImportImage, statement: str) -> list[str]:
-    """The image's top-level files and packages that ``statement`` imports."""
-    probe = (
-        "import sys\n"
-        f"root = {str(image.path)!r}\n"
-        "sys.path[0:0] = [root]\n"
-        f"{statement}\n"
-        "names = set()\n"
-        "for module in list(sys.modules.values()):\n"
-        "    path = getattr(module, '__file__', None) or ''\n"
-        "    if path.startswith(root + '/'):\n"
-        "        names.add(path[len(root) + 1 :].split('/')[0])\n"
-        "print('\\n'.join(sorted(names)))\n"
-    )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
-    return run_python(probe, env).stdout.split()
-
-
-def _compile(paths: list[Path], tree: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPYCACHEPREFIX": str(tree)}
-    # compileall's command line takes files and directories alike.
-    subprocess.run(  # noqa: S603  (this interpreter, the standard library's compileall)
-        [sys.executable, "-m", "compileall", "-q", *map(str, paths)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def measure_cold_start(image: ImportImage, pycache: Path, runs: int) -> Paired:
+def measure_cold_start(image: ImportImage, runs: int) -> Paired:
     """``runs`` paired timings: ``import boto3`` (floor) and the handler module (subject)."""
-    env = lambda_environment(image, pycache)
+    check_image(image)
+    env = lambda_environment(image)
     handler = f"import {image.handler_module}"
     # One throwaway run each: the first start pays for the OS file cache, not for imports.
-    timed_import(image.path, FLOOR_STATEMENT, env)
-    timed_import(image.path, handler, env)
+    timed_import(image, FLOOR_STATEMENT, env)
+    timed_import(image, handler, env)
     return measure_paired(
-        lambda: timed_import(image.path, FLOOR_STATEMENT, env),
-        lambda: timed_import(image.path, handler, env),
+        lambda: timed_import(image, FLOOR_STATEMENT, env),
+        lambda: timed_import(image, handler, env),
         runs,
     )
 
@@ -220,11 +185,11 @@ def imports_beyond_floor(
     ]
 
 
-def import_breakdown(image: ImportImage, pycache: Path) -> list[ImportGroup]:
+def import_breakdown(image: ImportImage) -> list[ImportGroup]:
     """``-X importtime`` of the handler against the floor: where the extra import time goes."""
-    env = lambda_environment(image, pycache)
-    floor = run_python(statement_in_image(image.path, FLOOR_STATEMENT), env, "-X", "importtime")
+    env = lambda_environment(image)
+    floor = run_python(image.python, image.statement(FLOOR_STATEMENT), env, "-X", "importtime")
     subject = run_python(
-        statement_in_image(image.path, f"import {image.handler_module}"), env, "-X", "importtime"
+        image.python, image.statement(f"import {image.handler_module}"), env, "-X", "importtime"
     )
     return imports_beyond_floor(import_lines(floor.stderr), import_lines(subject.stderr))
