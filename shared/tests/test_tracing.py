@@ -125,3 +125,14 @@ def test_without_a_daemon_nothing_is_recorded_or_propagated(
     with traced_work("payment", None, {"order_id": "ord-3"}) as segment:
         assert segment is None
         assert current_segment() is None
+
+
+def test_a_segment_too_big_for_a_datagram_never_fails_the_work(daemon: socket.socket) -> None:
+    # GIVEN work whose segment outgrows what one UDP datagram to the daemon can carry
+    with traced_work("analytics", None, {"order_id": "ord-4"}) as segment:
+        assert segment is not None
+        segment.metadata["analytics"] = {"projection": "x" * 70_000}
+
+    # THEN the work completed and the daemon got nothing rather than a broken document
+    with pytest.raises(TimeoutError):
+        daemon.recv(65536)

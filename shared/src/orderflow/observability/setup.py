@@ -39,10 +39,20 @@ def build_logger(service: str) -> Logger:
 
 
 def build_tracer(service: str) -> Tracer:
-    """A Powertools Tracer for ``service`` (disabled outside Lambda unless configured)."""
+    """A Powertools Tracer for ``service`` that records into the order's trace segments.
+
+    Powertools turns it on where Lambda runs it (``LAMBDA_TASK_ROOT``, unless
+    ``POWERTOOLS_TRACE_DISABLED``). It never imports the X-Ray SDK nor patches botocore: our
+    provider records, and the order's trace header stays on what a consumer publishes.
+    """
     from aws_lambda_powertools import Tracer  # noqa: PLC0415
 
-    return Tracer(service=service)
+    from orderflow.observability.provider import SegmentProvider  # noqa: PLC0415
+
+    provider = SegmentProvider()
+    tracer = Tracer(service=service, provider=provider, auto_patch=False)
+    provider.recording = not tracer.disabled
+    return tracer
 
 
 def build_metrics(service: str) -> Metrics:

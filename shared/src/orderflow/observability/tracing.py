@@ -6,6 +6,12 @@ segment in that trace for one record's work (annotated with order_id, event_type
 and while it is open, SNS publishes made with a client from ``propagate_trace_header`` carry it
 on, so events a consumer publishes stay in the same trace.
 
+This module is the only tracer: the services' Powertools ``Tracer`` records through it
+(``orderflow.observability.provider``), so no X-Ray SDK is loaded and nothing patches botocore,
+whose patch would stamp every request with the invocation's trace instead of the order's.
+``traced_subsegment`` records work beneath the entity in progress: a record's segment, or,
+outside one, the invocation's function segment that Lambda names in ``_X_AMZN_TRACE_ID``.
+
 Segments go to the X-Ray daemon over UDP (``AWS_XRAY_DAEMON_ADDRESS``, which Lambda sets when
 tracing is active), in the daemon's documented wire format. Without that variable nothing is
 sent and the work runs untraced.
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 DAEMON_ADDRESS_ENV = "AWS_XRAY_DAEMON_ADDRESS"
+INVOCATION_TRACE_ENV = "_X_AMZN_TRACE_ID"
 TRACE_HEADER = "X-Amzn-Trace-Id"
 _DAEMON_HEADER = b'{"format": "json", "version": 1}\n'
 
@@ -70,6 +77,9 @@ class Segment:
     parent_id: str | None
     sampled: bool
     annotations: dict[str, str | int | float | bool]
+    subsegment: bool = False
+    """Sent on its own beneath ``parent_id`` (X-Ray's independent subsegment)."""
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     start_time: float = field(default_factory=time.time)
     end_time: float | None = None
@@ -86,11 +96,16 @@ class Segment:
             "trace_id": self.trace_id,
             "start_time": self.start_time,
             "end_time": self.end_time if self.end_time is not None else time.time(),
-            "origin": "AWS::Lambda::Function",
             "annotations": self.annotations,
         }
+        if self.subsegment:
+            doc["type"] = "subsegment"
+        else:
+            doc["origin"] = "AWS::Lambda::Function"
         if self.parent_id:
             doc["parent_id"] = self.parent_id
+        if self.metadata:
+            doc["metadata"] = self.metadata
         if self.error is not None:
             doc["fault"] = True
             doc["cause"] = {
@@ -129,14 +144,27 @@ def daemon_address(environ: Mapping[str, str] | None = None) -> tuple[str, int] 
     return None
 
 
+def invocation_header(environ: Mapping[str, str] | None = None) -> TraceHeader | None:
+    """The invocation's own trace, which Lambda sets in ``_X_AMZN_TRACE_ID`` per invocation."""
+    variables = environ if environ is not None else os.environ
+    return TraceHeader.parse(variables.get(INVOCATION_TRACE_ENV))
+
+
 def emit(segment: Segment) -> bool:
-    """Send a finished segment to the daemon; False when tracing is off or unsampled."""
+    """Send a finished segment to the daemon; False when tracing is off, unsampled or refused.
+
+    A document the socket refuses (over a datagram's size, say) is dropped: tracing never fails
+    the work it records.
+    """
     address = daemon_address()
     if address is None or not segment.sampled:
         return False
-    payload = _DAEMON_HEADER + json.dumps(segment.document(), separators=(",", ":")).encode()
+    document = json.dumps(segment.document(), separators=(",", ":"), default=str)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.sendto(payload, address)
+        try:
+            udp.sendto(_DAEMON_HEADER + document.encode(), address)
+        except OSError:
+            return False
     return True
 
 
@@ -161,9 +189,43 @@ def traced_work(
         sampled=upstream.sampled if upstream else True,
         annotations=dict(annotations),
     )
+    with _recording(segment):
+        yield segment
+
+
+@contextmanager
+def traced_subsegment(name: str) -> Iterator[Segment | None]:
+    """Record ``name``'s work beneath the segment in progress, or the invocation's segment.
+
+    Yields None, recording nothing, without a daemon or outside both (no record's work and no
+    ``_X_AMZN_TRACE_ID``).
+    """
+    if daemon_address() is None:
+        yield None
+        return
+    current = _CURRENT.get()
+    parent = current.header() if current is not None else invocation_header()
+    if parent is None or parent.parent is None:
+        yield None
+        return
+    subsegment = Segment(
+        name=name,
+        trace_id=parent.root,
+        parent_id=parent.parent,
+        sampled=parent.sampled,
+        annotations={},
+        subsegment=True,
+    )
+    with _recording(subsegment):
+        yield subsegment
+
+
+@contextmanager
+def _recording(segment: Segment) -> Iterator[None]:
+    """Make ``segment`` the work in progress; send it when the work ends, however it ends."""
     token = _CURRENT.set(segment)
     try:
-        yield segment
+        yield
     except BaseException as exc:
         segment.error = exc
         raise
