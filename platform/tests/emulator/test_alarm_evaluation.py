@@ -1,5 +1,10 @@
 """Metric alarm evaluation as the CloudWatch user guide describes it.
 
+Metric math as "Using metric math" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/
+monitoring/using-metric-math.html) defines it: arithmetic treats a missing value as 0; DIFF is
+"the difference between each value in the time series and the preceding value"; FILL "fills the
+missing values of a time series" with a number, REPEAT or LINEAR.
+
 The missing-data cases are the user guide's own table ("How alarm state is evaluated when data
 is missing", EvaluationPeriods 3, DatapointsToAlarm 3), written oldest first: 0 is a datapoint
 within the threshold, X one breaching it, - a missing one.
@@ -92,8 +97,52 @@ def test_diff_is_the_change_from_the_previous_period() -> None:
 
 
 def test_rate_divides_the_change_by_the_period_and_arithmetic_combines_series() -> None:
+    # RATE(a) has no value for the oldest period: arithmetic takes the missing value as 0
     a, b = {0: 120.0, 1: 60.0}, {0: 1.0, 1: 1.0}
-    assert evaluate_expression("RATE(a) * 60 + b", {"a": a, "b": b}, 60) == {0: 61.0}
+    assert evaluate_expression("RATE(a) * 60 + b", {"a": a, "b": b}, 60) == {0: 61.0, 1: 1.0}
+
+
+def test_diff_takes_the_preceding_value_of_the_series_across_a_gap() -> None:
+    # GIVEN a series with no datapoint one period ago
+    visible = {0: 5.0, 2: 3.0, 3: 3.0}
+    # THEN DIFF compares with the value before the gap, and RATE spreads it over the gap
+    assert evaluate_expression("DIFF(visible)", {"visible": visible}, 60) == {0: 2.0, 2: 0.0}
+    assert evaluate_expression("RATE(visible)", {"visible": visible}, 60) == {
+        0: 2.0 / 120,
+        2: 0.0,
+    }
+
+
+def test_fill_with_a_number_fills_every_period_of_the_range() -> None:
+    # GIVEN one datapoint, the latest, in a range of four periods
+    only_latest = {"m": {0: 1.0}}
+    # THEN FILL gives the range's earlier periods the value, so DIFF has a predecessor
+    assert evaluate_expression("FILL(m, 0)", only_latest, 60, span=4) == {
+        0: 1.0,
+        1: 0.0,
+        2: 0.0,
+        3: 0.0,
+    }
+    assert evaluate_expression("DIFF(FILL(m, 0))", only_latest, 60, span=4) == {
+        0: 1.0,
+        1: 0.0,
+        2: 0.0,
+    }
+    # AND a series with no datapoint at all is filled too
+    assert evaluate_expression("FILL(m, 7)", {"m": {}}, 60, span=2) == {0: 7.0, 1: 7.0}
+
+
+def test_fill_repeat_and_linear_fill_gaps_from_the_real_values_around_them() -> None:
+    m = {"m": {1: 4.0, 3: 2.0}}
+    # REPEAT: the most recent real value before each missing one; nothing before the first
+    assert evaluate_expression("FILL(m, REPEAT)", m, 60, span=5) == {
+        3: 2.0,
+        2: 2.0,
+        1: 4.0,
+        0: 4.0,
+    }
+    # LINEAR: only between two real values
+    assert evaluate_expression("FILL(m, LINEAR)", m, 60, span=5) == {3: 2.0, 2: 3.0, 1: 4.0}
 
 
 def test_an_unsupported_function_is_named() -> None:
@@ -283,6 +332,70 @@ def test_a_dlq_growth_alarm_fires_on_growth_and_clears_after_the_window(
         states.append(state_of(cloudwatch, "payment-dlq-growth"))
     # THEN: no growth yet, growth pages, stays while growth is in the window, clears after
     assert states == [OK, OK, ALARM, ALARM, ALARM, OK, OK, OK]
+
+
+def growth_alarm(cloudwatch: Any, topic: str, metrics: list[dict[str, Any]]) -> None:
+    visible = {
+        "Id": "visible",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": "payment-dlq"}],
+            },
+            "Period": 60,
+            "Stat": "Maximum",
+        },
+        "ReturnData": False,
+    }
+    cloudwatch.put_metric_alarm(
+        AlarmName="payment-dlq-growth",
+        Metrics=[visible, *metrics],
+        EvaluationPeriods=5,
+        DatapointsToAlarm=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+
+
+def test_a_filled_growth_alarm_fires_on_the_first_datapoint_after_a_gap(
+    aws: Callable[[str], Any], paging: dict[str, str]
+) -> None:
+    # GIVEN a growth alarm over the DLQ depth with missing periods filled with 0, through an
+    # intermediate expression
+    cloudwatch = aws("cloudwatch")
+    growth_alarm(
+        cloudwatch,
+        paging["topic"],
+        [
+            {"Id": "depth", "Expression": "FILL(visible, 0)", "ReturnData": False},
+            {"Id": "growth", "Expression": "DIFF(depth)", "ReturnData": True},
+        ],
+    )
+    # WHEN the DLQ's only datapoint in the range is its first message (nothing before it)
+    put_depth(cloudwatch, "payment-dlq", 1, NOW - timedelta(seconds=20))
+    evaluate_alarms(NOW)
+    # THEN the filled predecessor makes it growth
+    assert state_of(cloudwatch, "payment-dlq-growth") == ALARM
+
+
+def test_an_unfilled_growth_alarm_sees_no_growth_in_a_first_datapoint(
+    aws: Callable[[str], Any], paging: dict[str, str]
+) -> None:
+    # GIVEN DIFF without FILL
+    cloudwatch = aws("cloudwatch")
+    growth_alarm(
+        cloudwatch,
+        paging["topic"],
+        [{"Id": "growth", "Expression": "DIFF(visible)", "ReturnData": True}],
+    )
+    # WHEN the only datapoint is the first message, THEN DIFF has nothing to compare with
+    put_depth(cloudwatch, "payment-dlq", 1, NOW - timedelta(seconds=20))
+    evaluate_alarms(NOW)
+    assert state_of(cloudwatch, "payment-dlq-growth") == OK
 
 
 def test_periods_run_on_the_emulator_clock(

@@ -1,4 +1,9 @@
-"""SQS metrics in CloudWatch as the SQS developer guide defines them (AWS/SQS, QueueName)."""
+"""SQS metrics in CloudWatch as the SQS developer guide defines them (AWS/SQS, QueueName).
+
+Which queues get metrics: "Monitoring Amazon SQS queues using CloudWatch",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/monitoring-using-cloudwatch.html
+(active for up to six hours after holding a message or being accessed; nothing after that).
+"""
 
 from __future__ import annotations
 
@@ -138,3 +143,68 @@ def test_age_is_in_emulated_seconds_on_a_compressed_clock(
     sqs.send_message(QueueUrl=url, MessageBody="m")
     metrics = published(datetime.now(UTC) + timedelta(seconds=30))["orders"]
     assert 299 <= metrics["ApproximateAgeOfOldestMessage"] <= 301
+
+
+def test_a_queue_quiet_for_six_hours_gets_no_metrics_at_all(
+    aws: Callable[[str], Any], published: Callable[[datetime], dict[str, dict[str, float]]]
+) -> None:
+    """An inactive queue is asleep: SQS sends CloudWatch nothing for it, not even zeros."""
+    # GIVEN an empty queue that nobody calls after creating it
+    aws("sqs").create_queue(QueueName="quiet")
+    # WHEN SQS publishes its minutes over the next six hours and after
+    first = published(NOW)
+    last_active = published(NOW + timedelta(hours=6))
+    asleep = published(NOW + timedelta(hours=6, minutes=1))
+    # THEN it reports zeros while active, then nothing at all
+    assert first["quiet"]["ApproximateNumberOfMessagesVisible"] == 0
+    assert last_active["quiet"]["ApproximateNumberOfMessagesVisible"] == 0
+    assert "quiet" not in asleep
+
+
+def test_a_quiet_queue_wakes_on_a_call_or_on_a_message_moved_into_it(
+    aws: Callable[[str], Any], published: Callable[[datetime], dict[str, dict[str, float]]]
+) -> None:
+    """Any action on the queue, or a message in it, makes it active again."""
+    # GIVEN a queue and its DLQ, both asleep after a quiet night
+    sqs = aws("sqs")
+    sqs.create_queue(QueueName="orders-dlq")
+    policy = {
+        "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq",
+        "maxReceiveCount": 1,
+    }
+    url = sqs.create_queue(
+        QueueName="orders",
+        Attributes={"RedrivePolicy": json.dumps(policy), "VisibilityTimeout": "0"},
+    )["QueueUrl"]
+    published(NOW)
+    morning = NOW + timedelta(hours=7)
+    assert {"orders", "orders-dlq"}.isdisjoint(published(morning))
+    # WHEN someone reads the source queue's attributes
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    woken = published(morning + timedelta(minutes=1))
+    # THEN the source queue reports again, the DLQ still sleeps
+    assert woken["orders"]["ApproximateNumberOfMessagesVisible"] == 0
+    assert "orders-dlq" not in woken
+    # WHEN a poison message is dead-lettered (nobody calls the DLQ itself)
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    sqs.receive_message(QueueUrl=url)
+    sqs.receive_message(QueueUrl=url)
+    # THEN the DLQ holds it, so it is active and reports it
+    assert (
+        published(morning + timedelta(minutes=2))["orders-dlq"][
+            "ApproximateNumberOfMessagesVisible"
+        ]
+        == 1
+    )
+
+
+def test_six_hours_of_quiet_are_emulated_hours_on_a_compressed_clock(
+    aws: Callable[[str], Any], published: Callable[[datetime], dict[str, dict[str, float]]]
+) -> None:
+    # GIVEN a clock sixty times faster: six AWS hours are six real minutes
+    clock.set_clock(EmulatorClock(60))
+    aws("sqs").create_queue(QueueName="quiet")
+    published(NOW)
+    # THEN after six real minutes and one emulated minute the queue is asleep
+    assert "quiet" in published(NOW + timedelta(minutes=6))
+    assert "quiet" not in published(NOW + timedelta(minutes=6, seconds=1))

@@ -11,6 +11,12 @@ treat missing data", "Alarm events and EventBridge", PutMetricAlarm):
   ``notBreaching``; ``ignore`` keeps the state unless the real datapoints decide it; ``missing``
   (the default) evaluates the real datapoints alone and goes to INSUFFICIENT_DATA when there are
   none. The alarm is in ALARM when DatapointsToAlarm (default EvaluationPeriods) breach.
+* Metric math follows the user guide ("Using metric math"): arithmetic between two series
+  treats a value missing from one as 0; DIFF and RATE take each value against the preceding
+  value of the series (the nearest earlier datapoint, however many periods back); FILL fills
+  every missing period of the range the alarm queries, with a number, REPEAT (the most recent
+  real value before the gap) or LINEAR (between the values either side of the gap). An
+  expression may use another expression's id.
 * On a state change: moto's alarm state and history are updated; the alarm's actions for the new
   state (AlarmActions, OKActions, InsufficientDataActions) that are SNS topics receive the
   CloudWatch notification JSON when ActionsEnabled; and a "CloudWatch Alarm State Change" event
@@ -21,6 +27,7 @@ Periods run on the emulator clock (see ``clock``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -123,15 +130,19 @@ _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
 class _Parser:
     """Recursive descent over the metric-math subset alarms here use.
 
-    Supported: numbers, query ids, + - * / and parentheses, DIFF, RATE, ABS, FILL(s, value or
-    REPEAT), and SUM/MAX/MIN/AVG over ``[a, b, ...]``.
+    Supported: numbers, query ids, + - * / and parentheses, DIFF, RATE, ABS, FILL(s, number,
+    REPEAT or LINEAR), and SUM/MAX/MIN/AVG over ``[a, b, ...]``. ``span`` is how many periods
+    the queried range has (index 0 .. span-1): what FILL fills.
     """
 
-    def __init__(self, text: str, series: Mapping[str, Series], period_emulated: float) -> None:
+    def __init__(
+        self, text: str, series: Mapping[str, Series], period_emulated: float, span: int
+    ) -> None:
         self._tokens = [m.group(0).strip() for m in _TOKEN.finditer(text) if m.group(0).strip()]
         self._at = 0
         self._series = series
         self._period = period_emulated
+        self._span = span
         self._text = text
 
     def parse(self) -> Series | float:
@@ -202,23 +213,31 @@ class _Parser:
         argument = self._sum()
         if name == "FILL":
             self._take(",")
-            fill = self._take()
+            if self._peek().upper() in {"REPEAT", "LINEAR"}:
+                filler: str | Series | float = self._take().upper()
+            else:
+                filler = self._sum()
             self._take(")")
-            return _fill(argument, fill)
+            return _fill(argument, filler, self._span)
         self._take(")")
         if name == "ABS":
             return _combine(argument, 0.0, lambda a, _: abs(a))
         if name in {"DIFF", "RATE"}:
             if not isinstance(argument, dict):
                 raise AlarmEvaluationError(f"{name} needs a time series")
-            per = self._period if name == "RATE" else 1.0
-            # Index i+1 is the period before index i.
-            return {
-                i: (value - argument[i + 1]) / per
-                for i, value in argument.items()
-                if i + 1 in argument
-            }
+            return _diff(argument, self._period if name == "RATE" else None)
         raise AlarmEvaluationError(f"metric math function {name} is not supported")
+
+
+def _diff(series: Series, period: float | None) -> Series:
+    """Each value minus the preceding value of the series (per second of the gap for RATE)."""
+    result: Series = {}
+    older = sorted(series, reverse=True)  # oldest first
+    for before, index in itertools.pairwise(older):
+        change = series[index] - series[before]
+        # Index ``before`` is ``before - index`` periods earlier than ``index``.
+        result[index] = change if period is None else change / ((before - index) * period)
+    return result
 
 
 def _multiply(a: float, b: float) -> float:
@@ -233,7 +252,8 @@ def _combine(
     left: Series | float, right: Series | float, op: Callable[[float, float], float]
 ) -> Series | float:
     if isinstance(left, dict) and isinstance(right, dict):
-        return {i: op(left[i], right[i]) for i in left.keys() & right.keys()}
+        # "Missing values in a time series are treated as 0."
+        return {i: op(left.get(i, 0.0), right.get(i, 0.0)) for i in left.keys() | right.keys()}
     if isinstance(left, dict):
         return {i: op(v, float(right)) for i, v in left.items()}  # type: ignore[arg-type]
     if isinstance(right, dict):
@@ -241,23 +261,28 @@ def _combine(
     return op(float(left), float(right))
 
 
-def _fill(series: Series | float, fill: str) -> Series:
+def _fill(series: Series | float, filler: str | Series | float, span: int) -> Series:
+    """Every period of the range, missing ones filled; REPEAT/LINEAR leave gaps with no value
+    on the side they need (before the first datapoint; after the last, for LINEAR)."""
     if not isinstance(series, dict):
         raise AlarmEvaluationError("FILL needs a time series")
-    if not series:
-        return {}
-    span = range(max(series) + 1)
-    if fill.upper() == "REPEAT":
-        filled: Series = {}
-        last: float | None = None
-        for i in reversed(span):  # oldest first
-            if i in series:
-                last = series[i]
-            if last is not None:
-                filled[i] = last
-        return filled
-    value = float(fill)
-    return {i: series.get(i, value) for i in span}
+    if isinstance(filler, dict):
+        raise AlarmEvaluationError("FILL fills with a number, REPEAT or LINEAR")
+    if not isinstance(filler, str):
+        return {i: series.get(i, float(filler)) for i in range(span)}
+    filled: Series = dict(series)
+    known = sorted(series, reverse=True)  # oldest first
+    for before, after in itertools.pairwise(known):
+        for i in range(after + 1, before):  # the gap between two real values
+            if filler == "REPEAT":
+                filled[i] = series[before]
+            else:
+                share = (before - i) / (before - after)
+                filled[i] = series[before] + (series[after] - series[before]) * share
+    if filler == "REPEAT" and known:
+        for i in range(known[-1]):  # after the most recent real value
+            filled[i] = series[known[-1]]
+    return filled
 
 
 def _across(name: str, items: Sequence[Series | float]) -> Series:
@@ -283,9 +308,16 @@ def _across(name: str, items: Sequence[Series | float]) -> Series:
     return result
 
 
-def evaluate_expression(text: str, series: Mapping[str, Series], period_emulated: float) -> Series:
-    """A metric-math expression over query series (see ``_Parser`` for the supported subset)."""
-    value = _Parser(text, series, period_emulated).parse()
+def evaluate_expression(
+    text: str, series: Mapping[str, Series], period_emulated: float, span: int | None = None
+) -> Series:
+    """A metric-math expression over query series (see ``_Parser`` for the supported subset).
+
+    ``span``: the periods of the queried range (default: up to the oldest datapoint given).
+    """
+    if span is None:
+        span = 1 + max((max(s) for s in series.values() if s), default=0)
+    value = _Parser(text, series, period_emulated, span).parse()
     if not isinstance(value, dict):
         raise AlarmEvaluationError(f"expression {text!r} is not a time series")
     return {i: v for i, v in value.items() if not math.isnan(v)}
@@ -366,6 +398,8 @@ def alarm_series(alarm: Any, backend: Any, now: datetime, clock: EmulatorClock) 
         return bucket_series(points, stat, now, clock.real(period), periods)
     series: dict[str, Series] = {}
     period = 0
+    # One more period than the range, so DIFF/RATE have a predecessor for the oldest.
+    span = periods + 1
     for query in alarm.metric_data_queries:
         if query.metric_stat is None:
             continue
@@ -374,19 +408,43 @@ def alarm_series(alarm: Any, backend: Any, now: datetime, clock: EmulatorClock) 
         points = _raw_datapoints(
             backend, metric.namespace, metric.metric_name, _dimensions(metric.dimensions)
         )
-        # One more period than the range, so DIFF/RATE have a predecessor for the oldest.
         series[query.id] = bucket_series(
-            points, query.metric_stat.stat, now, clock.real(period), periods + 1
+            points, query.metric_stat.stat, now, clock.real(period), span
         )
     returned = [q for q in alarm.metric_data_queries if _returns_data(q.return_data)]
     if len(returned) != 1:
         raise AlarmEvaluationError(f"alarm {alarm.name} must return exactly one query")
-    chosen = returned[0]
-    if chosen.expression:
-        result = evaluate_expression(chosen.expression, series, float(period))
-    else:
-        result = series[chosen.id]
+    expressions = {str(q.id): str(q.expression) for q in alarm.metric_data_queries if q.expression}
+    result = _query_series(
+        str(returned[0].id), series, expressions, period=float(period), span=span
+    )
     return {i: v for i, v in result.items() if i < periods}
+
+
+def _query_series(
+    query_id: str,
+    series: dict[str, Series],
+    expressions: Mapping[str, str],
+    *,
+    period: float,
+    span: int,
+    using: frozenset[str] = frozenset(),
+) -> Series:
+    """One query's series; an expression first resolves the expressions it uses (into
+    ``series``)."""
+    if query_id in series:
+        return series[query_id]
+    if query_id in using:
+        raise AlarmEvaluationError(f"expression {query_id!r} uses itself")
+    text = expressions[query_id]
+    for match in _TOKEN.finditer(text):
+        name = match.group(2)
+        if name in expressions and name not in series:
+            _query_series(
+                name, series, expressions, period=period, span=span, using=using | {query_id}
+            )
+    series[query_id] = evaluate_expression(text, series, period, span)
+    return series[query_id]
 
 
 def _returns_data(value: Any) -> bool:

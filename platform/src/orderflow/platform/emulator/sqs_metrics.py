@@ -1,5 +1,13 @@
 """SQS metrics published to CloudWatch, as SQS does every minute (AWS/SQS, dimension QueueName).
 
+Only active queues are published. The SQS developer guide ("Monitoring Amazon SQS queues using
+CloudWatch", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+monitoring-using-cloudwatch.html): a queue is active for up to six hours if it contains any
+messages or if any action accesses it; a queue inactive for more than six hours gets no metrics
+at all, not even zeros. Here an action is any SQS call naming the queue (CreateQueue, sends,
+receives, deletes, GetQueueAttributes, ...), counted at the next publication. The guide's "delay
+of up to 15 minutes" when a queue wakes up is not reproduced: metrics resume at once.
+
 What each metric means follows the SQS developer guide ("Available CloudWatch metrics"):
 
 * ApproximateNumberOfMessagesVisible / NotVisible: messages available / in flight, sampled.
@@ -20,7 +28,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orderflow.platform.emulator.clock import EmulatorClock, current_clock
@@ -28,6 +37,8 @@ from orderflow.platform.emulator.extension import Extension, Patch
 
 NAMESPACE = "AWS/SQS"
 PERIOD_SECONDS = 60
+ACTIVE_FOR_SECONDS = 6 * 3600
+"""How long (AWS time) a queue stays active after it last held a message or was accessed."""
 POISON_PILL_RECEIVES = 3
 METRIC_NAMES = (
     "ApproximateNumberOfMessagesVisible",
@@ -43,13 +54,25 @@ QueueKey = tuple[str, str, str]
 """(account, region, queue name)"""
 
 
+@dataclass(frozen=True)
+class MinuteActivity:
+    """What happened to the queues since the previous publication."""
+
+    sent: Counter[QueueKey]
+    deleted: Counter[QueueKey]
+    accessed: frozenset[QueueKey]
+
+
 class SqsActivity:
-    """Sends and deletes per queue since the last publication (thread-safe)."""
+    """Sends, deletes and accesses per queue since the last publication, and when each queue
+    was last active (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sent: Counter[QueueKey] = Counter()
         self._deleted: Counter[QueueKey] = Counter()
+        self._accessed: set[QueueKey] = set()
+        self._last_active: dict[QueueKey, datetime] = {}
 
     def sent(self, key: QueueKey, count: int = 1) -> None:
         with self._lock:
@@ -59,12 +82,27 @@ class SqsActivity:
         with self._lock:
             self._deleted[key] += count
 
-    def drain(self) -> tuple[Counter[QueueKey], Counter[QueueKey]]:
-        """The counts so far, reset to zero (one publication's worth)."""
+    def accessed(self, key: QueueKey) -> None:
+        """An SQS action named the queue: it is active at the next publication."""
         with self._lock:
-            sent, deleted = self._sent, self._deleted
-            self._sent, self._deleted = Counter(), Counter()
-        return sent, deleted
+            self._accessed.add(key)
+
+    def drain(self) -> MinuteActivity:
+        """The activity so far, reset (one publication's worth)."""
+        with self._lock:
+            minute = MinuteActivity(self._sent, self._deleted, frozenset(self._accessed))
+            self._sent, self._deleted, self._accessed = Counter(), Counter(), set()
+        return minute
+
+    def is_active(self, key: QueueKey, at: datetime, *, busy: bool, active_for: timedelta) -> bool:
+        """Whether the queue is active at ``at``; ``busy`` if it holds messages or was accessed.
+
+        A queue seen for the first time was just created (CreateQueue accesses it).
+        """
+        with self._lock:
+            if busy or key not in self._last_active:
+                self._last_active[key] = at
+            return at - self._last_active[key] <= active_for
 
 
 ACTIVITY = SqsActivity()
@@ -97,7 +135,7 @@ def queue_gauges(queue: Any, now_ms: float, clock: EmulatorClock) -> dict[str, f
 
 
 def publish_sqs_metrics(timestamp: datetime | None = None, activity: SqsActivity = ACTIVITY) -> int:
-    """Put one datapoint per metric and queue into CloudWatch; return how many queues."""
+    """Put one datapoint per metric and active queue into CloudWatch; return how many queues."""
     from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
@@ -105,15 +143,19 @@ def publish_sqs_metrics(timestamp: datetime | None = None, activity: SqsActivity
     now_ms = at.timestamp() * 1000
     naive = at.replace(tzinfo=None)  # moto keeps metric timestamps naive UTC
     clock = current_clock()
-    sent, deleted = activity.drain()
+    active_for = timedelta(seconds=clock.real(ACTIVE_FOR_SECONDS))
+    minute = activity.drain()
     published = 0
     for account_id, regions in list(sqs_backends.items()):
         for region, backend in list(regions.items()):
             for name, queue in list(backend.queues.items()):
                 key = (account_id, region, name)
+                busy = bool(list(queue._messages)) or key in minute.accessed
+                if not activity.is_active(key, at, busy=busy, active_for=active_for):
+                    continue  # asleep: SQS sends CloudWatch nothing for this queue
                 values = queue_gauges(queue, now_ms, clock)
-                values["NumberOfMessagesSent"] = float(sent[key])
-                values["NumberOfMessagesDeleted"] = float(deleted[key])
+                values["NumberOfMessagesSent"] = float(minute.sent[key])
+                values["NumberOfMessagesDeleted"] = float(minute.deleted[key])
                 cloudwatch_backends[account_id][region].put_metric_data(
                     NAMESPACE,
                     [
@@ -138,6 +180,19 @@ def _patches() -> list[Patch]:
     moto_send: Callable[..., Any] = SQSBackend.send_message
     moto_delete: Callable[..., Any] = SQSBackend.delete_message
     moto_add: Callable[..., Any] = Queue.add_message
+    moto_get: Callable[..., Any] = SQSBackend.get_queue
+    moto_create: Callable[..., Any] = SQSBackend.create_queue
+
+    def get_queue(self: SQSBackend, queue_name: str) -> Any:
+        # Every action on a named queue looks it up here: each one keeps the queue active.
+        queue = moto_get(self, queue_name)
+        ACTIVITY.accessed((self.account_id, self.region_name, queue_name))
+        return queue
+
+    def create_queue(self: SQSBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = moto_create(self, name, *args, **kwargs)
+        ACTIVITY.accessed((self.account_id, self.region_name, name))
+        return queue
 
     def send_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
         message = moto_send(self, queue_name, *args, **kwargs)
@@ -158,6 +213,8 @@ def _patches() -> list[Patch]:
         Patch(SQSBackend, "send_message", send_message),
         Patch(SQSBackend, "delete_message", delete_message),
         Patch(Queue, "add_message", add_message),
+        Patch(SQSBackend, "get_queue", get_queue),
+        Patch(SQSBackend, "create_queue", create_queue),
     ]
 
 
@@ -165,7 +222,7 @@ _EXTENSION = Extension("sqs-metrics", _patches)
 
 
 def install() -> None:
-    """Count sends and deletes and stamp queue entry times (publication is separate)."""
+    """Count sends, deletes and accesses and stamp queue entry times (publication is separate)."""
     _EXTENSION.install()
 
 
