@@ -105,8 +105,8 @@ def test_a_template_that_follows_every_rule_has_no_violation(tmp_path: Path) -> 
         ),
         (
             "MessageRetentionPeriod: 1209600",
-            "MessageRetentionPeriod: 345600",
-            "DeadLetterQueue: DLQ MessageRetentionPeriod is 345600, not 1209600 (14 days)",
+            "MessageRetentionPeriod: 604800",
+            "DeadLetterQueue: DLQ MessageRetentionPeriod is 604800, not 1209600 (14 days)",
         ),
         (
             "VisibilityTimeout: 180",
@@ -233,6 +233,163 @@ def test_deny_statements_and_key_policies_may_use_wildcards(tmp_path: Path) -> N
         """,
     )
     assert messages(path) == []
+
+
+@pytest.mark.parametrize(
+    ("source_retention", "expected"),
+    [
+        (
+            "1209600",
+            [
+                "Queue: MessageRetentionPeriod 1209600 s is not shorter than its DLQ "
+                "DeadLetterQueue's (1209600 s): a message keeps its enqueue time when it moves, "
+                "so it would expire in the DLQ sooner than it would have here"
+            ],
+        ),
+        ("1209599", []),
+        ("345600", []),
+    ],
+)
+def test_a_dlq_must_keep_messages_longer_than_its_source_queue(
+    tmp_path: Path, source_retention: str, expected: list[str]
+) -> None:
+    # GIVEN a source queue keeping messages as long as (or less than) its 14-day DLQ
+    text = GOOD.replace(
+        "      VisibilityTimeout: 180\n",
+        f"      VisibilityTimeout: 180\n      MessageRetentionPeriod: {source_retention}\n",
+    )
+
+    # WHEN checked, THEN only a source that is not shorter is a violation
+    assert messages(write(tmp_path, text)) == expected
+
+
+def test_a_source_queue_without_a_retention_keeps_the_sqs_default_of_four_days(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a DLQ that also keeps SQS's default (4 days) and a source with the default
+    text = GOOD.replace("MessageRetentionPeriod: 1209600", "MessageRetentionPeriod: 345600")
+
+    # THEN the DLQ is both too short for the 14-day rule and not longer than its source
+    assert messages(write(tmp_path, text)) == [
+        "DeadLetterQueue: DLQ MessageRetentionPeriod is 345600, not 1209600 (14 days)",
+        "Queue: MessageRetentionPeriod 345600 s is not shorter than its DLQ DeadLetterQueue's "
+        "(345600 s): a message keeps its enqueue time when it moves, so it would expire in the "
+        "DLQ sooner than it would have here",
+    ]
+
+
+ALLOW_POLICY = (
+    "      RedriveAllowPolicy:\n"
+    "        redrivePermission: byQueue\n"
+    "        sourceQueueArns:\n"
+    "          - !Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:q\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "        sourceQueueArns:\n",
+            "        sourceQueueArnList:\n",
+            [
+                "DeadLetterQueue: RedriveAllowPolicy has unknown key sourceQueueArnList "
+                "(SQS's keys: redrivePermission, sourceQueueArns)",
+                "DeadLetterQueue: RedriveAllowPolicy with redrivePermission byQueue lacks "
+                "sourceQueueArns",
+            ],
+        ),
+        (
+            "        redrivePermission: byQueue\n",
+            "",
+            ["DeadLetterQueue: RedriveAllowPolicy lacks redrivePermission"],
+        ),
+        (
+            "        redrivePermission: byQueue\n",
+            "        redrivePermission: allowAll\n",
+            [
+                "DeadLetterQueue: RedriveAllowPolicy sets sourceQueueArns, which SQS accepts "
+                "only with redrivePermission byQueue"
+            ],
+        ),
+        (
+            "        redrivePermission: byQueue\n",
+            "        redrivePermission: ByQueue\n",
+            [
+                "DeadLetterQueue: RedriveAllowPolicy redrivePermission is ByQueue, not one of "
+                "allowAll, denyAll, byQueue"
+            ],
+        ),
+    ],
+)
+def test_a_redrive_allow_policy_must_use_sqs_keys(
+    tmp_path: Path, old: str, new: str, expected: list[str]
+) -> None:
+    # GIVEN a DLQ whose RedriveAllowPolicy has one mistake
+    retention = "      MessageRetentionPeriod: 1209600\n"
+    good = GOOD.replace(retention, retention + ALLOW_POLICY)
+    assert messages(write(tmp_path, good)) == []
+    assert old in ALLOW_POLICY
+
+    # WHEN checked, THEN the mistake is named
+    assert messages(write(tmp_path, good.replace(old, new))) == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "        maxReceiveCount: 3\n",
+            "",
+            ["Queue: RedrivePolicy lacks maxReceiveCount"],
+        ),
+        (
+            "        maxReceiveCount: 3\n",
+            "        maxReceiveCount: 3\n        maxRetries: 2\n",
+            [
+                "Queue: RedrivePolicy has unknown key maxRetries "
+                "(SQS's keys: deadLetterTargetArn, maxReceiveCount)"
+            ],
+        ),
+        (
+            "        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n",
+            "        deadLetterQueueArn: !GetAtt DeadLetterQueue.Arn\n",
+            [
+                "Queue: RedrivePolicy has unknown key deadLetterQueueArn "
+                "(SQS's keys: deadLetterTargetArn, maxReceiveCount)",
+                "Queue: RedrivePolicy lacks deadLetterTargetArn",
+            ],
+        ),
+    ],
+)
+def test_a_redrive_policy_must_use_sqs_keys(
+    tmp_path: Path, old: str, new: str, expected: list[str]
+) -> None:
+    # GIVEN a source queue whose RedrivePolicy has one mistake
+    assert old in GOOD
+    found = messages(write(tmp_path, GOOD.replace(old, new)))
+
+    # THEN the mistake is named (a policy without its target no longer marks a DLQ, so the
+    # missing target is also the queue-has-no-DLQ rule's finding)
+    assert [m for m in found if "RedrivePolicy lacks" in m or "unknown key" in m] == expected
+
+
+def test_a_redrive_policy_given_as_a_json_string_is_checked_too(tmp_path: Path) -> None:
+    # GIVEN the policy as SQS's JSON string instead of a template object
+    text = GOOD.replace(
+        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n"
+        "        maxReceiveCount: 3\n",
+        '      RedrivePolicy: \'{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:d", '
+        '"maxReceivecount": 3}\'\n',
+    )
+    found = messages(write(tmp_path, text))
+
+    # THEN its keys are checked as an object's would be
+    assert [m for m in found if "RedrivePolicy" in m and "queue has no" not in m] == [
+        "Queue: RedrivePolicy has unknown key maxReceivecount "
+        "(SQS's keys: deadLetterTargetArn, maxReceiveCount)",
+        "Queue: RedrivePolicy lacks maxReceiveCount",
+    ]
 
 
 @pytest.mark.parametrize("template", REAL_TEMPLATES, ids=lambda p: p.parent.name)

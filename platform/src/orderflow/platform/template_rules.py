@@ -6,6 +6,10 @@ One line per violation (``path: LogicalId: what is wrong``); exit status 1 if an
 
 - every SQS queue that is not a DLQ has a RedrivePolicy naming a DLQ;
 - every DLQ keeps messages 14 days (1209600 s);
+- a DLQ keeps messages longer than each queue that redrives to it (a message keeps its
+  original enqueue time when it moves, so an equal retention expires it early in the DLQ);
+- a RedrivePolicy or RedriveAllowPolicy uses exactly SQS's keys: no unknown key, none missing
+  (``sourceQueueArns`` with ``byQueue`` and only then);
 - a queue's visibility timeout is at least 6x the timeout of the function it feeds;
 - tracing is Active on every function and every topic;
 - a service's subscription FilterPolicy equals ``orderflow.contracts.filter_policy(service)``,
@@ -29,6 +33,10 @@ from orderflow.templates import load_template, resources_of_type
 from orderflow.templates.cfn import TemplateError
 
 DLQ_RETENTION_SECONDS = 1_209_600
+SQS_DEFAULT_RETENTION_SECONDS = 345_600
+REDRIVE_POLICY_KEYS = ("deadLetterTargetArn", "maxReceiveCount")
+REDRIVE_ALLOW_POLICY_KEYS = ("redrivePermission", "sourceQueueArns")
+REDRIVE_PERMISSIONS = ("allowAll", "denyAll", "byQueue")
 VISIBILITY_FACTOR = 6
 DEFAULT_LAMBDA_TIMEOUT = 3
 DEFAULT_VISIBILITY_TIMEOUT = 30
@@ -170,6 +178,97 @@ def check_queues(template: _Template) -> Iterator[Violation]:
             yield Violation(
                 path, logical_id, "queue has no RedrivePolicy with a deadLetterTargetArn"
             )
+
+
+def check_dlq_retention(template: _Template) -> Iterator[Violation]:
+    """Each DLQ keeps messages longer than every queue of this template that redrives to it."""
+    path = str(template.path)
+    queues = template.of_type("AWS::SQS::Queue")
+    for logical_id, props in queues.items():
+        policy = props.get("RedrivePolicy")
+        if not isinstance(policy, Mapping):
+            continue
+        target = _logical_target(policy.get("deadLetterTargetArn"))
+        if target not in queues or target == logical_id:
+            continue
+        source = template.number(props.get("MessageRetentionPeriod"), SQS_DEFAULT_RETENTION_SECONDS)
+        dlq = template.number(
+            queues[target].get("MessageRetentionPeriod"), SQS_DEFAULT_RETENTION_SECONDS
+        )
+        if source is not None and dlq is not None and source >= dlq:
+            yield Violation(
+                path,
+                logical_id,
+                f"MessageRetentionPeriod {source} s is not shorter than its DLQ {target}'s "
+                f"({dlq} s): a message keeps its enqueue time when it moves, so it would "
+                "expire in the DLQ sooner than it would have here",
+            )
+
+
+def _policy_object(raw: Any) -> Mapping[str, Any] | None:
+    """A JSON queue attribute as an object: a template map, or SQS's JSON string of one."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+    return raw if isinstance(raw, Mapping) else None
+
+
+def _key_problems(name: str, policy: Mapping[str, Any], keys: Sequence[str]) -> Iterator[str]:
+    for key in sorted(set(policy) - set(keys)):
+        yield f"{name} has unknown key {key} (SQS's keys: {', '.join(keys)})"
+
+
+def _redrive_policy_problems(raw: Any) -> Iterator[str]:
+    policy = _policy_object(raw)
+    if policy is None:
+        yield "RedrivePolicy is not a JSON object"
+        return
+    yield from _key_problems("RedrivePolicy", policy, REDRIVE_POLICY_KEYS)
+    for key in REDRIVE_POLICY_KEYS:
+        if key not in policy:
+            yield f"RedrivePolicy lacks {key}"
+
+
+def _redrive_allow_policy_problems(template: _Template, raw: Any) -> Iterator[str]:
+    policy = _policy_object(raw)
+    if policy is None:
+        yield "RedriveAllowPolicy is not a JSON object"
+        return
+    yield from _key_problems("RedriveAllowPolicy", policy, REDRIVE_ALLOW_POLICY_KEYS)
+    if "redrivePermission" not in policy:
+        yield "RedriveAllowPolicy lacks redrivePermission"
+        return
+    permission = template.value(policy["redrivePermission"])
+    if isinstance(permission, str) and permission not in REDRIVE_PERMISSIONS:
+        yield (
+            f"RedriveAllowPolicy redrivePermission is {permission}, not one of "
+            f"{', '.join(REDRIVE_PERMISSIONS)}"
+        )
+    elif permission == "byQueue" and "sourceQueueArns" not in policy:
+        yield "RedriveAllowPolicy with redrivePermission byQueue lacks sourceQueueArns"
+    elif (
+        permission in REDRIVE_PERMISSIONS
+        and permission != "byQueue"
+        and "sourceQueueArns" in policy
+    ):
+        yield (
+            "RedriveAllowPolicy sets sourceQueueArns, which SQS accepts only with "
+            "redrivePermission byQueue"
+        )
+
+
+def check_redrive_policies(template: _Template) -> Iterator[Violation]:
+    """RedrivePolicy and RedriveAllowPolicy have SQS's keys, no other and none missing."""
+    path = str(template.path)
+    for logical_id, props in template.of_type("AWS::SQS::Queue").items():
+        if props.get("RedrivePolicy") is not None:
+            for problem in _redrive_policy_problems(props["RedrivePolicy"]):
+                yield Violation(path, logical_id, problem)
+        if props.get("RedriveAllowPolicy") is not None:
+            for problem in _redrive_allow_policy_problems(template, props["RedriveAllowPolicy"]):
+                yield Violation(path, logical_id, problem)
 
 
 # --- functions and their event sources ----------------------------------------------------------
@@ -354,7 +453,15 @@ def check_iam(template: _Template) -> Iterator[Violation]:
             )
 
 
-RULES = (check_queues, check_event_sources, check_tracing, check_subscriptions, check_iam)
+RULES = (
+    check_queues,
+    check_dlq_retention,
+    check_redrive_policies,
+    check_event_sources,
+    check_tracing,
+    check_subscriptions,
+    check_iam,
+)
 
 
 def check_template(path: str | Path) -> list[Violation]:

@@ -141,3 +141,18 @@ def test_projection_writes_are_allowed_only_inside_a_transaction(template):
         if statement["Sid"] in {"AppendEvents", "UpdateProjectionsWithTheirEvent"}:
             condition = statement["Condition"]["ForAnyValue:StringEquals"]
             assert condition["dynamodb:EnclosingOperation"] == ["TransactWriteItems"]
+
+
+def test_a_message_moved_to_the_dlq_outlives_its_time_in_the_queue(template):
+    # A message keeps its original enqueue time when SQS moves it to the DLQ, so the DLQ's
+    # retention counts from the first send: it must be longer than the queue's, or a message
+    # that waited in the queue expires in the DLQ before anyone can redrive it.
+    by_role = queues(template)
+    queue_retention = int(by_role["queue"]["MessageRetentionPeriod"])
+    dlq_retention = int(by_role["dlq"]["MessageRetentionPeriod"])
+    assert dlq_retention == 14 * 24 * 3600
+    assert queue_retention < dlq_retention
+    # What is left for the redrive after the longest possible wait in the queue: a week at least.
+    assert dlq_retention - queue_retention >= 7 * 24 * 3600
+    # Analytics may fall hours behind: its queue still keeps a backlog for days.
+    assert queue_retention >= 4 * 24 * 3600

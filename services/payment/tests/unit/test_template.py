@@ -214,3 +214,16 @@ def test_outputs_name_queues_function_and_tables(template):
         "PaymentsTableName",
         "IdempotencyTableName",
     }
+
+
+def test_a_message_moved_to_the_dlq_outlives_its_time_in_the_queue(template, parameters):
+    # A message keeps its original enqueue time when SQS moves it to the DLQ, so the DLQ's
+    # retention counts from the first send: it must be longer than the queue's, or a message
+    # that waited in the queue expires in the DLQ before anyone can redrive it.
+    by_role = queues(template, parameters)
+    queue_retention = int(by_role["queue"]["MessageRetentionPeriod"])
+    dlq_retention = int(by_role["dlq"]["MessageRetentionPeriod"])
+    assert dlq_retention == 14 * 24 * 3600
+    assert queue_retention < dlq_retention
+    # What is left for the redrive after the longest possible wait in the queue: a week at least.
+    assert dlq_retention - queue_retention >= 7 * 24 * 3600
