@@ -41,6 +41,7 @@ from orderflow.platform.emulator import (
     sesv2_templates,
     sfn_callbacks,
     sns_tracing,
+    sqs_attributes,
     sqs_metrics,
     sqs_move_tasks,
     stepfunctions_execution,
@@ -56,6 +57,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
+    sqs_attributes,
     cfn_resources,
     lambda_sqs_mappings,
     sqs_metrics,
