@@ -2,8 +2,10 @@
 
 Like Lambda, an environment handles one invocation at a time, keeps its module state between
 invocations (warm starts), and is thrown away when an invocation times out or the process
-dies. The poller that owns it sends an event and a deadline, and receives the handler's
-response (JSON round-tripped, as Lambda serialises it) or the error it raised.
+dies. It has Lambda's environment variables (``functions.lambda_environment``), its own log
+stream, and each invocation its own ``_X_AMZN_TRACE_ID``, as Lambda sets them. The poller
+that owns it sends an event and a deadline, and receives the handler's response (JSON
+round-tripped, as Lambda serialises it) or the error it raised.
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from orderflow.platform.local.faults import (
     install_consumer_bugs,
     install_dependency_faults,
 )
-from orderflow.platform.local.functions import FunctionSpec, LambdaContext
+from orderflow.platform.local.functions import (
+    FUNCTION_VERSION,
+    FunctionSpec,
+    LambdaContext,
+    invocation_trace_header,
+    log_group_name,
+    log_stream_name,
+)
+
+LOG_STREAM_ENV = "AWS_LAMBDA_LOG_STREAM_NAME"
+TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ def serve(connection: Any, spec_json: str, plan_json: str, faults_dir: str) -> N
     """Run invocations from ``connection`` until it closes (the environment's whole life)."""
     spec = FunctionSpec.from_json(spec_json)
     plan = FaultPlan.from_json(plan_json)
+    os.environ[LOG_STREAM_ENV] = log_stream_name()
     # Each environment rolls its own dice: a shared seed would make every one crash alike.
     rng = random.Random(None if plan.seed is None else plan.seed ^ os.getpid())  # noqa: S311
     install_dependency_faults(plan.dependencies.get(spec.service, {}), rng)
@@ -67,14 +80,16 @@ def serve(connection: Any, spec_json: str, plan_json: str, faults_dir: str) -> N
             invocation: Invocation = connection.recv()
         except EOFError:
             return
+        os.environ[TRACE_ENV] = invocation_trace_header(spec)
         context = LambdaContext(
             function_name=spec.function_name,
-            function_version="$LATEST",
+            function_version=FUNCTION_VERSION,
             invoked_function_arn=spec.function_arn,
             memory_limit_in_mb=spec.memory_mb,
             deadline=invocation.deadline,
             aws_request_id=invocation.request_id,
-            log_group_name=f"/aws/lambda/{spec.function_name}",
+            log_group_name=log_group_name(spec),
+            log_stream_name=os.environ[LOG_STREAM_ENV],
         )
         outcome = _invoke(handler, invocation.event, context)
         if crash.roll():

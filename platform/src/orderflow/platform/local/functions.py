@@ -1,20 +1,28 @@
 """What a function and its SQS event source mapping are, read back from the deployed stack.
 
 Everything comes from the embedded AWS after CloudFormation created the service stack: the
-handler, timeout, memory and environment of the function (its template's, with every ``Ref``
-resolved), and the mapping's batch size, batching window, maximum concurrency and response
-types. The local runtime adds only what Lambda itself adds to a function's environment.
+handler, runtime, timeout, memory and environment of the function (its template's, with every
+``Ref`` resolved), and the mapping's batch size, batching window, maximum concurrency and
+response types. The local runtime adds what Lambda itself adds to a function's environment
+(:func:`lambda_environment`), so code that asks "am I on Lambda?" (Powertools' Tracer and
+batch processor, botocore) behaves here as it does there.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import secrets
+import sys
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from orderflow.observability.tracing import TraceHeader, new_trace_id
 from orderflow.platform.errors import PlatformError
 
 FAKE_CREDENTIALS = {
@@ -49,6 +57,7 @@ class FunctionSpec:
     enabled: bool = True
     region: str = "us-east-1"
     tracing_active: bool = False
+    runtime: str = "python3.12"
 
     @property
     def handler_module(self) -> str:
@@ -71,31 +80,118 @@ class FunctionSpec:
         return cls(**json.loads(text))
 
 
+LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+"""Lambda's PATH after its language directory (``/var/lang/bin``)."""
+FUNCTION_VERSION = "$LATEST"
+
+
 def lambda_environment(
-    spec: FunctionSpec, endpoint_url: str, xray_daemon_address: str | None = None
+    spec: FunctionSpec,
+    endpoint_url: str,
+    xray_daemon_address: str | None = None,
+    *,
+    task_root: str | None = None,
+    runtime_dir: str | None = None,
 ) -> dict[str, str]:
     """The function's variables plus what Lambda sets, pointed at the embedded AWS.
 
-    Lambda sets AWS_XRAY_DAEMON_ADDRESS when the function's tracing is Active.
+    As the Lambda developer guide's "Defined runtime environment variables" lists them
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html): the reserved
+    ones override the function's own, the unreserved ones (``LANG``, ``PATH``,
+    ``LD_LIBRARY_PATH``, ``PYTHONPATH``, the X-Ray pair) the function may override. Lambda's
+    directories map to this machine's: ``/var/task`` to where the handler's package is
+    imported from, ``/var/runtime`` to where the runtime's boto3 is, ``/var/lang`` to the
+    interpreter's prefix. Per execution environment and per invocation Lambda adds
+    ``AWS_LAMBDA_LOG_STREAM_NAME`` (:func:`log_stream_name`) and ``_X_AMZN_TRACE_ID``
+    (:func:`invocation_trace_header`). ``AWS_XRAY_*`` are set when the function's tracing is
+    Active.
     """
+    task = task_root or handler_task_root(spec.handler_module)
+    runtime = runtime_dir or runtime_libraries()
+    language = Path(sys.base_prefix)
     tracing = (
-        {"AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address}
+        {"AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address, "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
         if spec.tracing_active and xray_daemon_address
         else {}
     )
-    return {
+    unreserved = {
+        "LANG": "en_US.UTF-8",
+        "PATH": f"{Path(sys.executable).parent}:{LAMBDA_PATH}",
+        "LD_LIBRARY_PATH": ":".join(
+            (
+                str(language / "lib"),
+                "/lib64:/usr/lib64",
+                runtime,
+                f"{runtime}/lib",
+                task,
+                f"{task}/lib",
+                "/opt/lib",
+            )
+        ),
+        "PYTHONPATH": runtime,
         **tracing,
-        **spec.environment,
+    }
+    reserved = {
         **FAKE_CREDENTIALS,
+        "_HANDLER": spec.handler,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
-        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_VERSION": FUNCTION_VERSION,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
-        "_HANDLER": spec.handler,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(spec),
+        "LAMBDA_TASK_ROOT": task,
+        "LAMBDA_RUNTIME_DIR": runtime,
+        "TZ": ":UTC",
+        "AWS_ENDPOINT_URL": endpoint_url,
     }
+    return {**unreserved, **spec.environment, **reserved}
+
+
+def log_group_name(spec: FunctionSpec) -> str:
+    return f"/aws/lambda/{spec.function_name}"
+
+
+def log_stream_name(now: datetime | None = None) -> str:
+    """One execution environment's stream: ``YYYY/MM/DD/[version]`` and the environment's id.
+
+    The format CloudWatch Logs shows for Lambda ("Sending Lambda function logs to CloudWatch
+    Logs", https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
+    """
+    day = (now or datetime.now(UTC)).strftime("%Y/%m/%d")
+    return f"{day}/[{FUNCTION_VERSION}]{secrets.token_hex(16)}"
+
+
+def invocation_trace_header(spec: FunctionSpec) -> str:
+    """``_X_AMZN_TRACE_ID`` for one invocation: a trace of its own, as Lambda starts for SQS.
+
+    The parent is the function's segment for the invocation; sampled when tracing is Active.
+    """
+    header = TraceHeader(new_trace_id(), secrets.token_hex(8), sampled=spec.tracing_active)
+    return header.render()
+
+
+def handler_task_root(handler_module: str) -> str:
+    """The directory the handler's top-level package is imported from (Lambda's /var/task)."""
+    parts = handler_module.split(".")
+    for depth in range(min(2, len(parts)), 0, -1):
+        found = importlib.util.find_spec(".".join(parts[:depth]))
+        if found is not None and found.origin:
+            location = Path(found.origin)
+            if found.submodule_search_locations is not None:  # a package: its __init__.py
+                location = location.parent
+            return str(location.parents[depth - 1])
+    raise FunctionDiscoveryError(f"handler module {handler_module} cannot be found")
+
+
+def runtime_libraries() -> str:
+    """Where the runtime's boto3 is installed (Lambda's /var/runtime, which provides it)."""
+    found = importlib.util.find_spec("boto3")
+    if found is None or not found.origin:
+        raise FunctionDiscoveryError("boto3 is not installed: the runtime provides it to functions")
+    return str(Path(found.origin).parents[1])
 
 
 def discover_functions(
@@ -141,6 +237,7 @@ def _function_specs(lambda_client: Any, sqs: Any, service: str, name: str) -> li
                 enabled=str(mapping.get("State", "Enabled")) == "Enabled",
                 region=source.split(":")[3],
                 tracing_active=(config.get("TracingConfig") or {}).get("Mode") == "Active",
+                runtime=str(config.get("Runtime") or "python3.12"),
             )
         )
     if not specs:
