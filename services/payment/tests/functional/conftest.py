@@ -51,6 +51,7 @@ class PaymentStack:
     topic_arn: str
     probe_queue_url: str
     payments_table: str
+    idempotency_table: str
     failure_ledger_table: str
     journal_path: Path
     monkeypatch: pytest.MonkeyPatch
@@ -100,6 +101,13 @@ class PaymentStack:
         )
         return {item["entry"]["S"]: item for item in response["Items"]}
 
+    def expire_idempotency_records(self) -> int:
+        """Delete every once-only record, as DynamoDB's TTL does once they expire (15 days)."""
+        items = self.dynamodb.scan(TableName=self.idempotency_table, ConsistentRead=True)["Items"]
+        for item in items:
+            self.dynamodb.delete_item(TableName=self.idempotency_table, Key={"id": item["id"]})
+        return len(items)
+
     def failure(self, message_id: str) -> FailureRecord | None:
         """What the failure ledger holds for a message id."""
         ledger = FailureLedger(self.failure_ledger_table, client=self.dynamodb)
@@ -134,11 +142,17 @@ def stack(aws, template_path, tmp_path, monkeypatch) -> Iterator[PaymentStack]:
         topic_arn=topic_arn,
         probe_queue_url=probe_url,
         payments_table=tables["PaymentsTable"],
+        idempotency_table=tables["IdempotencyTable"],
         failure_ledger_table=failure_ledger,
         journal_path=tmp_path / "gateway.sqlite3",
         monkeypatch=monkeypatch,
     )
-    for name in ("GATEWAY_OUTAGE", "GATEWAY_ERROR_RATE", "GATEWAY_LOST_RESPONSE_RATE"):
+    for name in (
+        "GATEWAY_OUTAGE",
+        "GATEWAY_ERROR_RATE",
+        "GATEWAY_LOST_RESPONSE_RATE",
+        "GATEWAY_KEY_RETENTION_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     deployed.cold_start(
         TOPIC_ARN=topic_arn,

@@ -255,17 +255,84 @@ def test_a_refund_is_made_once_however_often_it_is_delivered(stack, refund_of):
     assert Decimal(entries["refund"]["amount"]["N"]) == Decimal("12.50")
 
 
-def test_a_refund_of_an_unknown_order_is_a_recorded_outcome_not_a_retry_loop(stack, refund_of):
-    # GIVEN an order.refunded for an order payment never charged
-    request = refund_of(make_order("ord-ghost"))
+def test_a_refund_that_overtakes_its_charge_retries_and_refunds_once_the_charge_lands(
+    stack, refund_of
+):
+    # GIVEN an order.refunded delivered before payment has seen its order.created
+    order = make_order("ord-early", items=[("sku-1", 1, "30.00")])
+    request = refund_of(order)
+    early = stack.deliver(sqs_record(request, message_id="m-early"))
 
-    # WHEN it is delivered
-    response = stack.deliver(sqs_record(request, message_id="m-ghost"))
+    # THEN its record fails (back to the queue, not dropped), with the reason on record
+    assert early == {"batchItemFailures": [{"itemIdentifier": "m-early"}]}
+    failure = stack.failure("m-early")
+    assert failure is not None
+    assert failure.exception_type == "ChargeNotRecordedError"
+    assert stack.entries("ord-early") == {}
+    assert stack.journal().refunds == {}
+
+    # WHEN the charge lands and SQS hands the refund out again
+    assert stack.deliver(sqs_record(order)) == {"batchItemFailures": []}
+    retried = stack.deliver(sqs_record(request, message_id="m-early", receive_count=2))
+
+    # THEN the refund is made, once, and the payment reads refunded
+    assert retried == {"batchItemFailures": []}
+    assert stack.journal().refunds == {"ord-early": 1}
+    assert stack.entries("ord-early")["charge"]["status"]["S"] == "refunded"
+
+
+def test_a_refund_of_a_declined_order_is_a_recorded_outcome_not_a_retry_loop(stack, refund_of):
+    # GIVEN an order whose card was declined
+    order = make_order("ord-declined-refund", payment_token="tok_decline")
+    stack.deliver(sqs_record(order))
+    request = refund_of(order)
+
+    # WHEN its order.refunded is delivered
+    response = stack.deliver(sqs_record(request, message_id="m-declined-refund"))
 
     # THEN the record succeeds, nothing is refunded, and the rejection is on record with why
     assert response == {"batchItemFailures": []}
     assert stack.journal().refunds == {}
-    assert stack.failure("m-ghost") is None
-    (entry,) = stack.entries("ord-ghost").values()
-    assert entry["entry"]["S"] == f"refund-rejected#{request.event_id}"
-    assert entry["reason"]["S"] == "unknown_order"
+    assert stack.failure("m-declined-refund") is None
+    entry = stack.entries("ord-declined-refund")[f"refund-rejected#{request.event_id}"]
+    assert entry["reason"]["S"] == "not_paid"
+
+
+def test_an_order_redriven_after_its_idempotency_record_expired_is_charged_once(stack):
+    # GIVEN a paid order, whose once-only record has since expired, and a provider that no
+    # longer keeps the charge's key (a redrive gives the message a new id and restarts its
+    # retention, so it can come back after both are gone)
+    order = make_order("ord-redriven", items=[("sku-1", 2, "12.50")])
+    assert stack.deliver(sqs_record(order, message_id="m-first")) == {"batchItemFailures": []}
+    (first,) = stack.published()
+    assert stack.expire_idempotency_records() > 0
+    stack.cold_start(GATEWAY_KEY_RETENTION_SECONDS="0")
+
+    # WHEN the order.created is redriven once more
+    again = stack.deliver(sqs_record(order, message_id="m-redriven"))
+
+    # THEN the payments table decided: the provider charged once
+    assert again == {"batchItemFailures": []}
+    journal = stack.journal()
+    assert journal.charges == {"ord-redriven": 1}
+    assert journal.calls == {"ord-redriven": 1}
+    # AND the same payment.completed went out again (same id, same fields)
+    assert stack.published() == [first]
+
+
+def test_a_refund_redriven_after_its_idempotency_record_expired_is_made_once(stack, refund_of):
+    # GIVEN a partial refund whose once-only record expired, at a provider that forgot its key
+    order = make_order("ord-refund-redriven", items=[("sku-1", 1, "40.00")])
+    stack.deliver(sqs_record(order))
+    request = refund_of(order, amount="15.00")
+    assert stack.deliver(sqs_record(request)) == {"batchItemFailures": []}
+    stack.expire_idempotency_records()
+    stack.cold_start(GATEWAY_KEY_RETENTION_SECONDS="0")
+
+    # WHEN the order.refunded is redriven
+    again = stack.deliver(sqs_record(request, message_id="m-refund-redriven"))
+
+    # THEN one refund of 15.00 left the account
+    assert again == {"batchItemFailures": []}
+    assert stack.journal().refunds == {"ord-refund-redriven": 1}
+    assert Decimal(stack.entries("ord-refund-redriven")["refund"]["amount"]["N"]) == Decimal("15")

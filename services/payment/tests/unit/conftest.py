@@ -33,6 +33,7 @@ class CarelessGateway:
 
     def __init__(self, decline_tokens: frozenset[str] = frozenset({"tok_decline"})) -> None:
         self.decline_tokens = decline_tokens
+        self.calls: Counter[str] = Counter()
         self.charges: Counter[str] = Counter()
         self.refunds: Counter[str] = Counter()
         self.unavailable_for = 0
@@ -41,6 +42,7 @@ class CarelessGateway:
     def charge(
         self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
     ) -> ChargeResult:
+        self.calls[order_id] += 1
         self._maybe_unavailable()
         if payment_token in self.decline_tokens:
             return ChargeDeclined(decline_code="card_declined")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from orderflow.contracts import (
     utc_now,
 )
 from orderflow.payment.domain import (
+    ChargeNotRecordedError,
     PaymentRecorded,
     PaymentStatus,
     RefundRecorded,
@@ -173,7 +175,6 @@ def test_a_second_refund_request_for_the_same_order_does_not_refund_again(desk, 
 @pytest.mark.parametrize(
     ("token", "amount", "currency", "reason"),
     [
-        (None, "10.00", "EUR", RefundRejectionReason.UNKNOWN_ORDER),
         ("tok_decline", "10.00", "EUR", RefundRejectionReason.NOT_PAID),
         ("tok_visa", "10.00", "USD", RefundRejectionReason.CURRENCY_MISMATCH),
         ("tok_visa", "10.01", "EUR", RefundRejectionReason.EXCEEDS_CHARGE),
@@ -182,10 +183,9 @@ def test_a_second_refund_request_for_the_same_order_does_not_refund_again(desk, 
 def test_a_refund_that_cannot_be_made_is_a_recorded_outcome(
     desk, refund_of, token, amount, currency, reason
 ):
-    # GIVEN an order that was never charged, was declined, or was paid 10.00 EUR
-    order = make_order("ord-9", items=[("sku-1", 1, "10.00")], payment_token=token or "tok_visa")
-    if token is not None:
-        desk.cashier.charge_order(order)
+    # GIVEN an order that was declined, or was paid 10.00 EUR
+    order = make_order("ord-9", items=[("sku-1", 1, "10.00")], payment_token=token)
+    desk.cashier.charge_order(order)
     request = refund_of(order).model_copy(
         update={"amount": Money(amount=Decimal(amount), currency=currency)}
     )
@@ -201,18 +201,142 @@ def test_a_refund_that_cannot_be_made_is_a_recorded_outcome(
 
 
 def test_a_rejected_refund_does_not_block_a_later_valid_one(desk, refund_of):
-    # GIVEN a refund that arrived before the order's charge was recorded
-    order = make_order("ord-10")
-    early = refund_of(order)
-    assert isinstance(desk.cashier.refund_order(early), RefundRejected)
-
-    # WHEN the order is charged and the refund is redriven from the DLQ tooling
+    # GIVEN a paid order and a refund request for more than was charged
+    order = make_order("ord-10", items=[("sku-1", 1, "10.00")])
     desk.cashier.charge_order(order)
-    outcome = desk.cashier.refund_order(early)
+    too_much = refund_of(order, amount="10.01")
+    assert isinstance(desk.cashier.refund_order(too_much), RefundRejected)
+
+    # WHEN a corrected request for the same order arrives
+    outcome = desk.cashier.refund_order(refund_of(order, amount="10.00"))
 
     # THEN the refund is made
     assert isinstance(outcome, RefundRecorded)
     assert desk.gateway.refunds["ord-10"] == 1
+
+
+def test_a_refund_that_overtakes_its_charge_waits_and_refunds_once_the_charge_lands(
+    desk, refund_of
+):
+    # GIVEN an order.refunded that arrives before payment recorded the order's charge
+    order = make_order("ord-early")
+    early = refund_of(order)
+
+    # WHEN it is handled: it fails its record (so SQS retries it) and records nothing
+    with pytest.raises(ChargeNotRecordedError):
+        desk.cashier.handle(early)
+    assert desk.payments.rejections == {}
+    assert desk.log.outcomes == []
+
+    # AND it is retried after the charge was recorded
+    desk.cashier.handle(order)
+    desk.cashier.handle(early)
+
+    # THEN the customer got the refund, once
+    assert desk.gateway.refunds["ord-early"] == 1
+    assert desk.payments.payments["ord-early"].status is PaymentStatus.REFUNDED
+    assert [type(o) for o in desk.log.outcomes] == [PaymentRecorded, RefundRecorded]
+
+
+def test_a_refund_waits_while_its_charge_is_still_at_the_gateway(desk, refund_of):
+    # GIVEN the order's charge failed at the gateway (unknown outcome, will be retried)
+    order = make_order("ord-pending")
+    desk.gateway.unavailable_for = 1
+    with pytest.raises(GatewayUnavailableError):
+        desk.cashier.charge_order(order)
+
+    # WHEN the refund arrives in the meantime
+    # THEN it waits for the charge rather than being answered "not paid"
+    with pytest.raises(ChargeNotRecordedError):
+        desk.cashier.refund_order(refund_of(order))
+    assert desk.payments.rejections == {}
+
+
+def test_a_refund_of_a_declined_order_is_a_final_rejection_not_a_retry(desk, refund_of):
+    # GIVEN an order whose card was declined (payment.failed went out)
+    order = make_order("ord-declined", payment_token="tok_decline")
+    desk.cashier.charge_order(order)
+
+    # WHEN its order.refunded arrives, and again
+    outcomes = [desk.cashier.refund_order(refund_of(order)) for _ in range(2)]
+
+    # THEN nothing raises (no retry loop), nothing moves, and the rejection says why
+    assert all(isinstance(o, RefundRejected) for o in outcomes)
+    assert {o.rejection.reason for o in outcomes if isinstance(o, RefundRejected)} == {
+        RefundRejectionReason.NOT_PAID
+    }
+    assert desk.gateway.refunds["ord-declined"] == 0
+
+
+@pytest.mark.parametrize("token", ["tok_visa", "tok_decline"])
+def test_an_order_redriven_after_its_idempotency_record_expired_is_not_charged_again(desk, token):
+    # GIVEN an order answered (paid or declined) long enough ago that its once-only record
+    # expired: each redrive restarts a message's retention, so a message can outlive it
+    order = make_order("ord-old", payment_token=token)
+    first = desk.cashier.charge_order(order)
+    desk.once.results.clear()
+
+    # WHEN the order.created is redriven once more
+    again = desk.cashier.charge_order(order)
+
+    # THEN the provider was not asked again (this one moves money on every call it gets)
+    assert desk.gateway.calls["ord-old"] == 1
+    assert desk.gateway.charges["ord-old"] == (1 if token == "tok_visa" else 0)
+    # AND the same outcome event went out again, field for field, from the payments table
+    assert desk.topic.events == [first.event, first.event]
+    assert again.first_time is False
+    assert desk.once.results == {}
+
+
+def test_a_refunded_order_redriven_after_expiry_announces_its_charge_again(desk, refund_of):
+    # GIVEN a paid and refunded order whose once-only records expired
+    order = make_order("ord-refunded-old")
+    first = desk.cashier.charge_order(order)
+    desk.cashier.refund_order(refund_of(order))
+    desk.once.results.clear()
+
+    # WHEN its order.created is redriven
+    desk.cashier.charge_order(order)
+
+    # THEN no new charge, and the same payment.completed as the first time
+    assert desk.gateway.charges["ord-refunded-old"] == 1
+    assert desk.topic.events == [first.event, first.event]
+
+
+def test_a_refund_redriven_after_its_idempotency_record_expired_is_not_made_again(desk, refund_of):
+    # GIVEN a partial refund (15.00 of 40.00) whose once-only record expired
+    order = make_order("ord-partial", items=[("sku-1", 1, "40.00")])
+    desk.cashier.charge_order(order)
+    request = refund_of(order, amount="15.00")
+    first = desk.cashier.refund_order(request)
+    desk.once.results.clear()
+
+    # WHEN the order.refunded is redriven
+    again = desk.cashier.refund_order(request)
+
+    # THEN the payments table answers: one refund at the provider, the same refund reported
+    assert desk.gateway.refunds["ord-partial"] == 1
+    assert isinstance(first, RefundRecorded)
+    assert isinstance(again, RefundRecorded)
+    assert again.refund == first.refund
+    assert again.first_time is False
+
+
+def test_the_republished_event_keeps_the_amount_as_the_order_wrote_it(desk):
+    # GIVEN a charge recorded as DynamoDB returns numbers, trailing zeros trimmed (25.5)
+    order = make_order("ord-zeros", items=[("sku-1", 1, "25.50")])
+    first = desk.cashier.charge_order(order)
+    recorded = desk.payments.payments["ord-zeros"]
+    desk.payments.payments["ord-zeros"] = dataclasses.replace(
+        recorded, amount=Money(amount=Decimal("25.5"), currency="EUR")
+    )
+    desk.once.results.clear()
+
+    # WHEN the order is redriven
+    desk.cashier.charge_order(order)
+
+    # THEN the event published again is the first one, byte for byte
+    assert [e.model_dump_json() for e in desk.topic.events] == [first.event.model_dump_json()] * 2
 
 
 def test_handle_dispatches_and_reports_the_outcome(desk, refund_of):
@@ -248,6 +372,8 @@ def test_handle_accepts_every_type_the_routing_table_sends_payment(desk, refund_
     # here until the cashier handles it, and this test fails)
     order = make_order("ord-13")
     samples = {"order.created": order, "order.refunded": refund_of(order)}
+    if event_type != "order.created":
+        desk.cashier.charge_order(order)  # follow-ups of an order come after its charge
 
     # WHEN it is handled
     desk.cashier.handle(samples[event_type])

@@ -52,6 +52,34 @@ def test_the_same_key_returns_the_same_charge_and_moves_money_once():
     assert counts.calls == {"ord-1": 3}
 
 
+def test_a_key_the_provider_no_longer_keeps_makes_a_new_charge_and_refund():
+    """Stripe prunes keys at least 24 hours old and treats a reused pruned key as a new
+    request ("Idempotent requests", https://docs.stripe.com/idempotency)."""
+    # GIVEN a provider that keeps no key (every earlier key is past its retention)
+    gateway = SimulatedGateway(GatewaySettings(key_retention_seconds=0))
+
+    # WHEN the same charge and the same partial refund are sent twice with their keys
+    first, second = charge(gateway), charge(gateway)
+    assert isinstance(first, ChargeApproved)
+    assert isinstance(second, ChargeApproved)
+    four = Money(amount=Decimal("4.00"), currency="EUR")
+    refunds = {
+        gateway.refund(idempotency_key="refund-ord-1", payment_id=first.payment_id, amount=four)
+        for _ in range(2)
+    }
+
+    # THEN money moved each time: the key no longer protects anything
+    assert first != second
+    assert len(refunds) == 2
+    counts = gateway.journal_counts()
+    assert counts.charges == {"ord-1": 2}
+    assert counts.refunds == {"ord-1": 2}
+
+
+def test_the_default_key_retention_is_stripes_24_hours():
+    assert GatewaySettings().key_retention_seconds == 24 * 3600
+
+
 def test_a_decline_token_declines_with_its_code():
     # GIVEN a gateway that declines one test token with a specific code
     settings = GatewaySettings(decline_tokens={"tok_nofunds": "insufficient_funds"})
@@ -210,6 +238,7 @@ def test_settings_come_from_the_environment():
         "GATEWAY_DECLINE_TOKENS": "tok_decline, tok_nofunds=insufficient_funds",
         "GATEWAY_JOURNAL_PATH": "/var/run/gateway.sqlite3",
         "GATEWAY_SEED": "42",
+        "GATEWAY_KEY_RETENTION_SECONDS": "3600",
     }
 
     # WHEN settings are read
@@ -224,12 +253,19 @@ def test_settings_come_from_the_environment():
         decline_tokens={"tok_decline": "card_declined", "tok_nofunds": "insufficient_funds"},
         journal_path="/var/run/gateway.sqlite3",
         seed=42,
+        key_retention_seconds=3600,
     )
 
 
 def test_unset_and_empty_settings_mean_a_healthy_gateway():
     # The template passes empty strings for settings left at their defaults.
-    empty = dict.fromkeys(("GATEWAY_LATENCY_MS", "GATEWAY_JOURNAL_PATH", "GATEWAY_SEED"), "")
+    names = (
+        "GATEWAY_LATENCY_MS",
+        "GATEWAY_JOURNAL_PATH",
+        "GATEWAY_SEED",
+        "GATEWAY_KEY_RETENTION_SECONDS",
+    )
+    empty = dict.fromkeys(names, "")
     assert GatewaySettings.from_environ(empty) == GatewaySettings()
     assert GatewaySettings.from_environ({}) == GatewaySettings()
 
@@ -243,6 +279,7 @@ def test_unset_and_empty_settings_mean_a_healthy_gateway():
         ("GATEWAY_LOST_RESPONSE_RATE", "often"),
         ("GATEWAY_OUTAGE", "maybe"),
         ("GATEWAY_DECLINE_TOKENS", "=card_declined"),
+        ("GATEWAY_KEY_RETENTION_SECONDS", "a day"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(name, value):

@@ -122,7 +122,7 @@ def test_a_rejected_refund_is_counted_and_logged_with_its_reason(telemetry, caps
     rejection = RefundRejection(
         order_id="ord-404",
         event_id=derived_event_id("ord-404", "order.refunded"),
-        reason=RefundRejectionReason.UNKNOWN_ORDER,
+        reason=RefundRejectionReason.NOT_PAID,
         amount=Money(amount=Decimal("4.00"), currency="EUR"),
         rejected_at=AT,
     )
@@ -132,5 +132,5 @@ def test_a_rejected_refund_is_counted_and_logged_with_its_reason(telemetry, caps
     assert values == {"RefundsRejected": 1.0}
     (line,) = [entry for entry in logs if entry["message"] == "refund rejected"]
     assert line["level"] == "WARNING"
-    assert line["reason"] == "unknown_order"
+    assert line["reason"] == "not_paid"
     assert line["order_id"] == "ord-404"

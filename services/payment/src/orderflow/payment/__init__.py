@@ -5,6 +5,7 @@ from __future__ import annotations
 from orderflow.payment.domain import (
     SERVICE,
     Cashier,
+    ChargeNotRecordedError,
     Payment,
     PaymentOutcome,
     PaymentRecorded,
@@ -21,6 +22,7 @@ from orderflow.payment.domain import (
 __all__ = [
     "SERVICE",
     "Cashier",
+    "ChargeNotRecordedError",
     "Payment",
     "PaymentOutcome",
     "PaymentRecorded",

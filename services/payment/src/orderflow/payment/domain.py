@@ -2,13 +2,17 @@
 
 Delivery is at least once, so every step is safe to repeat:
 
+0. the payments table decides first: an order whose charge (or refund) is recorded there is
+   never sent to the gateway again, however old the message. The once-only record below
+   expires; a message does not have to (each redrive restarts its retention);
 1. the charge runs through ``OnceOnlyEffects`` keyed ``charge-{order_id}`` and the gateway gets
    the same key, so neither a redelivery nor a crash mid-charge charges twice;
 2. the payment is recorded with a condition, so a replay records nothing new;
 3. the outcome event has an id derived from the order, so a repeated publish is the same event.
 
 A decline is an outcome (``payment.failed``), never an error: the record succeeds. Only an
-unknown outcome at the gateway (``GatewayUnavailableError``) fails the record so it retries.
+unknown outcome at the gateway (``GatewayUnavailableError``) fails the record so it retries, and
+so does a refund whose charge is not recorded yet (``ChargeNotRecordedError``).
 """
 
 from __future__ import annotations
@@ -53,10 +57,21 @@ class PaymentStatus(enum.StrEnum):
 
 
 class RefundRejectionReason(enum.StrEnum):
-    UNKNOWN_ORDER = "unknown_order"
+    """Why a refund of a recorded charge cannot be made; each is final, never retried."""
+
     NOT_PAID = "not_paid"
     CURRENCY_MISMATCH = "currency_mismatch"
     EXCEEDS_CHARGE = "exceeds_charge"
+
+
+class ChargeNotRecordedError(Exception):
+    """A refund arrived before its order's charge was recorded: fail the record, retry later.
+
+    The order.created may still be on its way, in flight in another container, retrying at the
+    gateway or parked in the DLQ. Answering "unknown order" would drop a refund the customer is
+    owed, so the refund waits (SQS redelivers it after the visibility timeout and, after
+    ``MaxReceiveCount`` receives, parks it in the DLQ beside the charge it waits for).
+    """
 
 
 class ChargeRecordError(ValueError):
@@ -163,6 +178,9 @@ def payment_from_record(order: OrderCreated, record: dict[str, Any]) -> Payment:
 
 def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | PaymentFailed:
     """The event announcing a payment; same order and outcome, same event (id and fields)."""
+    # DynamoDB trims trailing zeros (25.50 reads back as 25.5): announce the amount as the order
+    # wrote it, so the event re-published from the table is the first one byte for byte.
+    amount = order.total if order.total == payment.amount else payment.amount
     if payment.status is PaymentStatus.DECLINED:
         return PaymentFailed(
             event_id=derived_event_id(order.order_id, PaymentFailed.TYPE),
@@ -171,7 +189,7 @@ def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | P
             correlation_id=order.correlation_id,
             producer=SERVICE,
             customer_email=order.customer_email,
-            amount=payment.amount,
+            amount=amount,
             decline_code=payment.decline_code or "declined",
         )
     if payment.payment_id is None:
@@ -184,18 +202,17 @@ def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | P
         producer=SERVICE,
         customer_email=order.customer_email,
         payment_id=payment.payment_id,
-        amount=payment.amount,
+        amount=amount,
     )
 
 
-def refund_rejection_reason(payment: Payment | None, amount: Money) -> RefundRejectionReason | None:
-    """Why a refund of ``amount`` cannot be carried out, or None when it can.
+def refund_rejection_reason(payment: Payment, amount: Money) -> RefundRejectionReason | None:
+    """Why a refund of ``amount`` of a recorded charge cannot be carried out, or None if it can.
 
-    A refunded payment is not a reason: the request is then a replay and the refund key
-    returns the refund already made.
+    A declined charge is final (the payments table keeps it, so the order is never charged
+    later): there is nothing to wait for. A refunded payment is not a reason: the request is
+    then a replay, answered with the refund already made.
     """
-    if payment is None:
-        return RefundRejectionReason.UNKNOWN_ORDER
     if payment.status is PaymentStatus.DECLINED or payment.payment_id is None:
         return RefundRejectionReason.NOT_PAID
     if amount.currency != payment.amount.currency:
@@ -252,6 +269,10 @@ class Cashier:
 
     def charge_order(self, order: OrderCreated) -> PaymentRecorded:
         """Charge the order once, record the payment, publish payment.completed or .failed."""
+        recorded = self._repository.payment_of(order.order_id)
+        if recorded is not None:
+            # Decided already (paid, declined or since refunded): never ask the gateway again.
+            return self._announce(order, recorded, first_time=False)
         key = charge_key(order.order_id)
 
         def charge() -> dict[str, Any]:
@@ -264,7 +285,9 @@ class Cashier:
             return charge_result_record(result, self._clock())
 
         payment = payment_from_record(order, self._once.run(key, charge))
-        first_time = self._repository.record_payment(payment)
+        return self._announce(order, payment, self._repository.record_payment(payment))
+
+    def _announce(self, order: OrderCreated, payment: Payment, first_time: bool) -> PaymentRecorded:
         event = outcome_event(order, payment)
         # Published on every delivery: a crash may have come between the record and the
         # publish, and the derived event id lets consumers drop the repeats.
@@ -272,10 +295,18 @@ class Cashier:
         return PaymentRecorded(payment=payment, event=event, first_time=first_time)
 
     def refund_order(self, request: OrderRefunded) -> RefundRecorded | RefundRejected:
-        """Refund a paid order once; a refund that cannot be made is recorded as rejected."""
+        """Refund a paid order once; a refund that cannot be made is recorded as rejected.
+
+        Raises ChargeNotRecordedError while the order's charge is not recorded, so the
+        refund's record fails and retries instead of being dropped.
+        """
         payment = self._repository.payment_of(request.order_id)
+        if payment is None:
+            raise ChargeNotRecordedError(
+                f"refund of {request.order_id} waits for the order's charge to be recorded"
+            )
         reason = refund_rejection_reason(payment, request.amount)
-        payment_id = payment.payment_id if payment is not None else None
+        payment_id = payment.payment_id
         if reason is not None or payment_id is None:
             rejection = RefundRejection(
                 order_id=request.order_id,
@@ -286,6 +317,9 @@ class Cashier:
             )
             first_time = self._repository.record_refund_rejection(rejection)
             return RefundRejected(rejection=rejection, first_time=first_time)
+        if payment.status is PaymentStatus.REFUNDED:
+            # One refund per order, decided by the payments table: never refund again.
+            return RefundRecorded(refund=self._recorded_refund(request.order_id), first_time=False)
         key = refund_key(request.order_id)
 
         def refund() -> dict[str, Any]:
@@ -302,3 +336,9 @@ class Cashier:
 
         made = refund_from_record(request.order_id, self._once.run(key, refund))
         return RefundRecorded(refund=made, first_time=self._repository.record_refund(made))
+
+    def _recorded_refund(self, order_id: str) -> Refund:
+        refund = self._repository.refund_of(order_id)
+        if refund is None:
+            raise ChargeRecordError(f"payment of {order_id} reads refunded but has no refund entry")
+        return refund

@@ -73,7 +73,14 @@ class PaymentRepository(Protocol):
     """The payments table: one charge per order, one refund per order, rejected refunds."""
 
     def payment_of(self, order_id: str) -> Payment | None:
-        """The recorded charge of an order, or None when there is none."""
+        """The recorded charge of an order (strongly consistent read), or None if there is none.
+
+        This record, not the expiring once-only store, decides whether an order was charged.
+        """
+        ...
+
+    def refund_of(self, order_id: str) -> Refund | None:
+        """The recorded refund of an order, or None when there is none."""
         ...
 
     def record_payment(self, payment: Payment) -> bool:

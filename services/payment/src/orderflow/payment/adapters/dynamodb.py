@@ -58,12 +58,7 @@ class DynamoDBPaymentRepository:
 
     def payment_of(self, order_id: str) -> Payment | None:
         """The order's charge entry (strongly consistent), or None."""
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key={"order_id": {"S": order_id}, "entry": {"S": CHARGE_ENTRY}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._read(order_id, CHARGE_ENTRY)
         if item is None:
             return None
         return Payment(
@@ -74,6 +69,28 @@ class DynamoDBPaymentRepository:
             payment_id=item["payment_id"]["S"] if "payment_id" in item else None,
             decline_code=item["decline_code"]["S"] if "decline_code" in item else None,
         )
+
+    def refund_of(self, order_id: str) -> Refund | None:
+        """The order's refund entry (strongly consistent), or None."""
+        item = self._read(order_id, REFUND_ENTRY)
+        if item is None:
+            return None
+        return Refund(
+            order_id=order_id,
+            refund_id=item["refund_id"]["S"],
+            payment_id=item["payment_id"]["S"],
+            amount=Money(amount=Decimal(item["amount"]["N"]), currency=item["currency"]["S"]),
+            refunded_at=datetime.fromisoformat(item["refunded_at"]["S"]),
+        )
+
+    def _read(self, order_id: str, entry: str) -> dict[str, Any] | None:
+        # Strongly consistent: these entries decide whether money moves again.
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key={"order_id": {"S": order_id}, "entry": {"S": entry}},
+            ConsistentRead=True,
+        )
+        return response.get("Item")
 
     def record_payment(self, payment: Payment) -> bool:
         """Write the charge entry unless present; True if this call wrote it."""

@@ -1,8 +1,11 @@
 """A simulated card provider for local runs, demos and tests.
 
 It behaves like a provider with idempotency keys (Stripe-like): a key sent twice returns the
-first answer, even when that first answer was lost on the way back. Faults come from the
-environment, so the local runtime can inject them without code changes:
+first answer, even when that first answer was lost on the way back, for as long as the provider
+keeps the key. Stripe may prune a key once it is 24 hours old and then treats its reuse as a new
+request ("Idempotent requests", https://docs.stripe.com/idempotency), so this gateway forgets
+keys after ``GATEWAY_KEY_RETENTION_SECONDS`` too. Faults come from the environment, so the local
+runtime can inject them without code changes:
 
 =========================== ===========================================================
 GATEWAY_LATENCY_MS          delay before each call reaches the provider (default 0)
@@ -10,6 +13,7 @@ GATEWAY_ERROR_RATE          share of calls failing before they reach it (0..1, d
 GATEWAY_LOST_RESPONSE_RATE  share of calls whose effect happens but whose answer is lost
 GATEWAY_OUTAGE              ``true`` fails every call (default false)
 GATEWAY_DECLINE_TOKENS      ``token[=decline_code],...`` (default ``tok_decline=card_declined``)
+GATEWAY_KEY_RETENTION_SECONDS  how long an idempotency key is honoured (default 86400, as Stripe)
 GATEWAY_JOURNAL_PATH        sqlite file of the journal, shared by processes (in memory if unset)
 GATEWAY_SEED                seed of the fault dice, for a repeatable run
 =========================== ===========================================================
@@ -29,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,12 +48,14 @@ from orderflow.payment.ports import (
 
 DEFAULT_DECLINE_TOKENS: Mapping[str, str] = {"tok_decline": "card_declined"}
 DEFAULT_DECLINE_CODE = "card_declined"
+DEFAULT_KEY_RETENTION_SECONDS = 24 * 3600
+"""Stripe may prune an idempotency key once it is 24 hours old."""
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS charges (
-    idempotency_key TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
     charge_id TEXT NOT NULL UNIQUE,
     order_id TEXT NOT NULL,
     amount TEXT NOT NULL,
@@ -59,7 +65,7 @@ CREATE TABLE IF NOT EXISTS charges (
     created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refunds (
-    idempotency_key TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
     refund_id TEXT NOT NULL UNIQUE,
     charge_id TEXT NOT NULL,
     order_id TEXT NOT NULL,
@@ -67,6 +73,8 @@ CREATE TABLE IF NOT EXISTS refunds (
     currency TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS charges_by_key ON charges (idempotency_key, created_at);
+CREATE INDEX IF NOT EXISTS refunds_by_key ON refunds (idempotency_key, created_at);
 CREATE TABLE IF NOT EXISTS calls (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     operation TEXT NOT NULL,
@@ -97,12 +105,14 @@ class GatewaySettings:
     decline_tokens: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DECLINE_TOKENS))
     journal_path: str | None = None
     seed: int | None = None
+    key_retention_seconds: int = DEFAULT_KEY_RETENTION_SECONDS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> GatewaySettings:
         """Settings from GATEWAY_* variables; a bad value raises naming the variable."""
         tokens = environ.get("GATEWAY_DECLINE_TOKENS")
         seed = environ.get("GATEWAY_SEED", "").strip()
+        retention = environ.get("GATEWAY_KEY_RETENTION_SECONDS", "").strip()
         return cls(
             latency_ms=_count(environ, "GATEWAY_LATENCY_MS"),
             error_rate=_rate(environ, "GATEWAY_ERROR_RATE"),
@@ -113,6 +123,9 @@ class GatewaySettings:
             else dict(DEFAULT_DECLINE_TOKENS),
             journal_path=environ.get("GATEWAY_JOURNAL_PATH") or None,
             seed=_count(environ, "GATEWAY_SEED") if seed else None,
+            key_retention_seconds=_count(environ, "GATEWAY_KEY_RETENTION_SECONDS")
+            if retention
+            else DEFAULT_KEY_RETENTION_SECONDS,
         )
 
 
@@ -282,14 +295,15 @@ class SimulatedGateway:
     def charge(
         self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
     ) -> ChargeResult:
-        """Charge once per key; a declined token gives ChargeDeclined."""
+        """Charge once per key (while the key is kept); a declined token gives ChargeDeclined."""
         self._reach(operation="charge", key=idempotency_key, order_id=order_id)
         rejected: str | None = None
         with self.journal.transaction() as db:
             row = db.execute(
                 "SELECT charge_id, order_id, amount, currency, status, decline_code "
-                "FROM charges WHERE idempotency_key = ?",
-                (idempotency_key,),
+                "FROM charges WHERE idempotency_key = ? AND created_at > ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (idempotency_key, self._oldest_key_kept()),
             ).fetchone()
             if row is not None:
                 charge_id, known_order, known_amount, known_currency, status, decline_code = row
@@ -333,8 +347,9 @@ class SimulatedGateway:
         rejected: str | None = None
         with self.journal.transaction() as db:
             row = db.execute(
-                "SELECT refund_id, charge_id FROM refunds WHERE idempotency_key = ?",
-                (idempotency_key,),
+                "SELECT refund_id, charge_id FROM refunds WHERE idempotency_key = ? "
+                "AND created_at > ? ORDER BY created_at DESC LIMIT 1",
+                (idempotency_key, self._oldest_key_kept()),
             ).fetchone()
             if row is not None:
                 refund_id, known_charge = row
@@ -367,6 +382,11 @@ class SimulatedGateway:
     def journal_counts(self) -> JournalCounts:
         """Charges, declines, refunds and calls per order, from this gateway's journal."""
         return self.journal.counts()
+
+    def _oldest_key_kept(self) -> str:
+        """Keys used at or before this instant are forgotten (journal timestamp format)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.key_retention_seconds)
+        return cutoff.isoformat(timespec="milliseconds")
 
     def _reach(self, *, operation: str, key: str, order_id: str) -> None:
         """The trip to the provider: latency, then an outage or a random failure on the way."""

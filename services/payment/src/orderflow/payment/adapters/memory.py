@@ -28,6 +28,9 @@ class MemoryPayments:
     def payment_of(self, order_id: str) -> Payment | None:
         return self.payments.get(order_id)
 
+    def refund_of(self, order_id: str) -> Refund | None:
+        return self.refunds.get(order_id)
+
     def record_payment(self, payment: Payment) -> bool:
         if payment.order_id in self.payments:
             return False
