@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from orderflow.contracts import (
+    ContractError,
     ContractViolationError,
     MalformedMessageError,
     OrderCreated,
@@ -125,3 +126,53 @@ def test_derived_event_ids_are_deterministic_and_distinct_per_type() -> None:
     assert first != derived_event_id("ord-1", "payment.failed")
     assert first != derived_event_id("ord-2", "payment.completed")
     assert isinstance(first, uuid.UUID)
+
+
+def test_a_float_price_is_the_only_problem_reported() -> None:
+    # GIVEN a one-item order whose unit price is a JSON float
+    document = order_document()
+    document["items"][0]["unit_price"] = 10.0  # type: ignore[index]
+
+    # WHEN it is parsed
+    with pytest.raises(ContractViolationError) as raised:
+        parse_body(json.dumps(document))
+
+    # THEN the error names the float price, and not an "empty" items list that was not empty
+    assert str(raised.value) == (
+        "order.created: items.0.unit_price: Value error, money must be a decimal string such as"
+        " '12.50' (no sign, up to 12 digits, 2 decimals), not a JSON float"
+    )
+
+
+def test_an_empty_items_list_is_still_reported() -> None:
+    with pytest.raises(ContractViolationError, match="items: Tuple should have at least 1 item"):
+        parse_body(json.dumps(order_document(items=[])))
+
+
+@pytest.mark.parametrize("event_type", [[], {"a": 1}, 5, None])
+def test_an_event_type_that_is_no_known_name_is_an_unknown_event_type(event_type: object) -> None:
+    with pytest.raises(UnknownEventTypeError):
+        parse_body(json.dumps(order_document(event_type=event_type)))
+
+
+@pytest.mark.parametrize(
+    ("body", "order_id"),
+    [
+        (json.dumps(order_document(total={"amount": 10.0, "currency": "EUR"})), "ord-1"),
+        (
+            json.dumps({"Type": "Notification", "Message": json.dumps(order_document(items=[]))}),
+            "ord-1",
+        ),
+        (json.dumps(order_document(event_type="order.teleported")), "ord-1"),
+        (json.dumps(order_document(order_id="jane@example.com", items=[])), ""),
+        (json.dumps(order_document(order_id=["ord-1"], items=[])), ""),
+        ("not json {", ""),
+    ],
+)
+def test_a_rejected_message_names_the_order_it_claims_when_that_id_is_well_formed(
+    body: str, order_id: str
+) -> None:
+    with pytest.raises(ContractError) as raised:
+        parse_body(body)
+
+    assert raised.value.claimed_order_id == order_id

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
 
+from orderflow.consumer import SqsConsumer
 from orderflow.failures import FailureLedger, fingerprint
+from orderflow.observability import build_logger
+from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
 
 def test_fingerprint_ignores_ids_numbers_and_emails() -> None:
@@ -54,3 +59,40 @@ def test_a_record_keeps_first_seen_and_counts_every_failure() -> None:
     assert first.first_seen <= first.last_seen
     assert first.event_type == "order.shipped"
     assert found["m-2"].fingerprint == first.fingerprint
+
+
+@pytest.mark.functional
+@mock_aws
+@pytest.mark.parametrize("raw", [False, True], ids=["sns-wrapped", "raw-delivery"])
+def test_a_contract_violation_is_recorded_with_the_order_id_it_names(raw: bool) -> None:
+    # GIVEN a consumer with a ledger, and an order whose total is a JSON float
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="failures",
+        KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ledger = FailureLedger("failures", client)
+    document = json.loads(make_order("ord-float").model_dump_json())
+    document["total"]["amount"] = 10.0
+    event = json.dumps(document)
+    body = event if raw else json.dumps({"Type": "Notification", "Message": event})
+    poisoned = json.loads(make_order("ord-2").model_dump_json())
+    poisoned.update(order_id="jane@example.com", items=[])
+    records = [
+        sqs_record(body, message_id="m-float"),
+        sqs_record(json.dumps(poisoned), message_id="m-email"),
+    ]
+
+    # WHEN the batch is processed
+    consumer = SqsConsumer("payment", logger=build_logger("payment"), failure_ledger=ledger)
+    response = consumer.process(sqs_event(records), FakeLambdaContext(), lambda _: None)  # type: ignore[arg-type]
+
+    # THEN both fail, and the ledger names the order of the first (dlq inspect shows it),
+    # while an "order id" that is no valid one is not recorded as one
+    assert len(response["batchItemFailures"]) == 2
+    found = ledger.lookup(["m-float", "m-email"])
+    assert found["m-float"].exception_type == "ContractViolationError"
+    assert found["m-float"].order_id == "ord-float"
+    assert found["m-email"].order_id == "-"

@@ -6,6 +6,10 @@ from __future__ import annotations
 class ContractError(Exception):
     """Base: a message could not be turned into an orderflow event."""
 
+    claimed_order_id: str = ""
+    """The order id the message names, if a valid one: for the operator (failure ledger, DLQ
+    tools) only, never trusted for anything else, since the message broke its contract."""
+
 
 class MalformedMessageError(ContractError):
     """The body is not JSON, not an object, or neither an SNS notification nor a raw event."""

@@ -12,15 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from orderflow.contracts.errors import (
+    ContractError,
     ContractViolationError,
     MalformedMessageError,
     UnknownEventTypeError,
 )
-from orderflow.contracts.events import EVENT_TYPES, OrderEvent
+from orderflow.contracts.events import EVENT_TYPES, OrderEvent, OrderId
 
 _ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
+_ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId)
 
 
 def event_json(body: str) -> str:
@@ -50,8 +53,35 @@ def parse_event(event_document: str) -> OrderEvent:
 
 
 def parse_body(body: str) -> OrderEvent:
-    """Parse an SQS message body (SNS-wrapped or raw) into its contract."""
-    return parse_event(event_json(body))
+    """Parse an SQS message body (SNS-wrapped or raw) into its contract.
+
+    A ``ContractError`` carries the order id the body names (``claimed_order_id``), if any.
+    """
+    try:
+        return parse_event(event_json(body))
+    except ContractError as exc:
+        exc.claimed_order_id = claimed_order_id(body)
+        raise
+
+
+def claimed_order_id(body: str) -> str:
+    """The ``order_id`` a body names (SNS-wrapped or raw), or "" when it names no valid one.
+
+    Best effort for a message that broke its contract, so an operator can tell which order it
+    was; the rest of the message is not trusted, and neither is this beyond showing it.
+    """
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and document.get("Type") == "Notification":
+            document = json.loads(str(document.get("Message")))
+    except json.JSONDecodeError:
+        return ""
+    if not isinstance(document, dict):
+        return ""
+    try:
+        return _ORDER_ID.validate_python(document.get("order_id"), strict=True)
+    except ValidationError:
+        return ""
 
 
 def parse_sqs_record(record: Mapping[str, Any]) -> OrderEvent:
@@ -70,12 +100,29 @@ def _classify(exc: ValidationError, document: str) -> Exception:
         return MalformedMessageError("event is not a JSON object")
     if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:
         event_type = _event_type_of(document)
-        if event_type not in EVENT_TYPES:
+        if not (isinstance(event_type, str) and event_type in EVENT_TYPES):
             return UnknownEventTypeError(event_type)
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][1:]) or '<event>'}: {e['msg']}" for e in exc.errors()
+        f"{'.'.join(str(p) for p in e['loc'][1:]) or '<event>'}: {e['msg']}"
+        for e in exc.errors()
+        if not _echoes_an_item_error(e)
     )
     return ContractViolationError(f"{_event_type_of(document)}: {problems}")
+
+
+def _echoes_an_item_error(error: ErrorDetails) -> bool:
+    """A list's "too short" that only repeats that one of its items is invalid.
+
+    pydantic checks a tuple's ``min_length`` on the items that validated, so one bad item of a
+    one-item list also reports "should have at least 1 item" though the list given has one.
+    """
+    given, minimum = error.get("input"), error.get("ctx", {}).get("min_length")
+    return (
+        error["type"] == "too_short"
+        and isinstance(given, list | tuple)
+        and isinstance(minimum, int)
+        and len(given) >= minimum
+    )
 
 
 def _event_type_of(document: str) -> object:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from orderflow.contracts.errors import ContractError
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -105,7 +107,13 @@ class FailureLedger:
         order_id: str = "",
         receive_count: int = 0,
     ) -> str:
-        """Record (or update) why ``message_id`` failed; return the fingerprint."""
+        """Record (or update) why ``message_id`` failed; return the fingerprint.
+
+        A message that broke its contract has no trusted order id; the one it names is recorded,
+        so the DLQ tools can still say which order it was.
+        """
+        if not order_id and isinstance(error, ContractError):
+            order_id = error.claimed_order_id
         exception_type = type(error).__name__
         message = str(error)[:MESSAGE_LIMIT]
         fp = fingerprint(service, exception_type, message)
