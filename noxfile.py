@@ -180,7 +180,8 @@ def templates(session: nox.Session) -> None:
             path,
             "--skip-download",
         )
-    session.run("python", "-m", "orderflow.platform.template_rules", *paths)
+    samconfigs = [str(Path(p).parent / "samconfig.toml") for p in paths]
+    session.run("python", "-m", "orderflow.platform.template_rules", *paths, *samconfigs)
 
 
 def install_function(session: nox.Session, service: str, target: Path) -> Path:

@@ -433,3 +433,82 @@ def test_it_runs_as_a_module() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 violation(s)" in result.stderr
+
+
+# --- samconfig: one region per stage -------------------------------------------------------------
+
+from orderflow.platform.template_rules import check_samconfig_regions  # noqa: E402
+
+REAL_SAMCONFIGS = [ROOT / "platform" / "samconfig.toml"] + [
+    ROOT / "services" / s / "samconfig.toml"
+    for s in SERVICES
+    if (ROOT / "services" / s / "samconfig.toml").exists()
+]
+
+
+class TestSamconfigRegions:
+    """Service stacks read the platform's SSM parameters, which exist in the stage's region."""
+
+    @staticmethod
+    def samconfig(root: Path, package: str, **regions: str | None) -> Path:
+        """``package``/samconfig.toml with one deploy section per stage (region or none)."""
+        path = root / package / "samconfig.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sections = ["version = 0.1"]
+        for stage, region in regions.items():
+            sections.append(f'[{stage}.deploy.parameters]\nstack_name = "orderflow-{stage}-x"')
+            if region:
+                sections.append(f'region = "{region}"')
+        path.write_text("\n".join(sections) + "\n")
+        return path
+
+    def test_every_stage_of_the_real_samconfigs_pins_one_region(self) -> None:
+        assert len(REAL_SAMCONFIGS) == 1 + len(SERVICES)
+        assert check_samconfig_regions(REAL_SAMCONFIGS) == []
+
+    def test_a_stage_without_a_region_is_rejected(self, tmp_path: Path) -> None:
+        # GIVEN a payment samconfig whose prod stage deploys to the caller's default region
+        path = self.samconfig(tmp_path, "services/payment", dev="us-east-1", prod=None)
+
+        # THEN the rule names the stage that lacks a region
+        assert [str(v) for v in check_samconfig_regions([path])] == [
+            f"{path}: prod.deploy.parameters: no region: pin the stage's region "
+            "(its SSM parameters live in one)"
+        ]
+
+    def test_one_stage_split_across_regions_is_rejected_against_the_platform(
+        self, tmp_path: Path
+    ) -> None:
+        # GIVEN dev pinned to us-east-1 by the platform and payment, eu-west-1 by inventory
+        platform = self.samconfig(tmp_path, "platform", dev="us-east-1", prod="eu-west-1")
+        payment = self.samconfig(tmp_path, "services/payment", dev="us-east-1", prod="eu-west-1")
+        inventory = self.samconfig(
+            tmp_path, "services/inventory", dev="eu-west-1", prod="eu-west-1"
+        )
+
+        # THEN only inventory's dev stage is wrong: the platform's region is the reference
+        violations = check_samconfig_regions([platform, payment, inventory])
+        assert [(v.path, v.resource) for v in violations] == [
+            (str(inventory), "dev.deploy.parameters")
+        ]
+        assert violations[0].message.startswith("region eu-west-1 differs from the stage's ")
+        assert f"us-east-1 in {platform}" in violations[0].message
+
+    def test_the_command_checks_the_samconfigs_named_with_the_templates(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # GIVEN a good template and two samconfigs that split dev across regions
+        good = write(tmp_path, GOOD)
+        platform = self.samconfig(tmp_path, "platform", dev="us-east-1")
+        payment = self.samconfig(tmp_path, "services/payment", dev="us-west-2")
+
+        # WHEN the command runs over all three
+        status = main([str(good), str(platform), str(payment)])
+
+        # THEN the split is one line and the run fails
+        out = capsys.readouterr().out.strip().splitlines()
+        assert out == [
+            f"{payment}: dev.deploy.parameters: region us-west-2 differs from the stage's "
+            f"us-east-1 in {platform}"
+        ]
+        assert status == 1

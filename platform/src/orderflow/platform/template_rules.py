@@ -470,14 +470,85 @@ def check_template(path: str | Path) -> list[Violation]:
     return [violation for rule in RULES for violation in rule(template)]
 
 
+# --- samconfig: one region per stage ------------------------------------------------------------
+
+SAMCONFIG = "samconfig.toml"
+
+
+def _stage_regions(path: Path) -> dict[str, str | None]:
+    """Stage -> the region its ``sam deploy`` targets (deploy, else global parameters)."""
+    import tomllib  # noqa: PLC0415
+
+    config = tomllib.loads(path.read_text())
+    regions: dict[str, str | None] = {}
+    for stage, commands in config.items():
+        if not isinstance(commands, Mapping) or "deploy" not in commands:
+            continue
+        deploy = (commands.get("deploy") or {}).get("parameters") or {}
+        shared = (commands.get("global") or {}).get("parameters") or {}
+        region = deploy.get("region", shared.get("region"))
+        regions[stage] = str(region) if region else None
+    return regions
+
+
+def check_samconfig_regions(paths: Sequence[str | Path]) -> list[Violation]:
+    """Every stage pins one region, the same in every package's samconfig.
+
+    A stage's service stacks read the platform's SSM parameters, which exist in one region; a
+    samconfig without a region deploys wherever the caller's default points. The platform's
+    region is the stage's reference (it writes those parameters), else the most common one.
+    """
+    violations: list[Violation] = []
+    by_stage: dict[str, dict[str, str]] = {}
+    for raw in paths:
+        path = Path(raw)
+        try:
+            regions = _stage_regions(path)
+        except (OSError, ValueError) as error:
+            violations.append(Violation(str(path), "-", f"cannot read: {error}"))
+            continue
+        for stage, pinned in regions.items():
+            if pinned is None:
+                violations.append(
+                    Violation(
+                        str(path),
+                        f"{stage}.deploy.parameters",
+                        "no region: pin the stage's region (its SSM parameters live in one)",
+                    )
+                )
+            else:
+                by_stage.setdefault(stage, {})[str(path)] = pinned
+    for stage, stage_regions in sorted(by_stage.items()):
+        if len(set(stage_regions.values())) == 1:
+            continue
+        named = list(stage_regions.values())
+        platform = [
+            r for p, r in stage_regions.items() if Path(p).resolve().parent.name == "platform"
+        ]
+        reference = (
+            platform[0] if platform else sorted(set(named), key=lambda r: (-named.count(r), r))[0]
+        )
+        where = ", ".join(f"{r} in {p}" for p, r in sorted(stage_regions.items()) if r == reference)
+        for where_from, region in sorted(stage_regions.items()):
+            if region != reference:
+                violations.append(
+                    Violation(
+                        where_from,
+                        f"{stage}.deploy.parameters",
+                        f"region {region} differs from the stage's {where}",
+                    )
+                )
+    return violations
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Check the templates named on the command line; 0 when none breaks a rule."""
+    """Check the templates (and samconfig.toml files) named; 0 when none breaks a rule."""
     paths = list(sys.argv[1:] if argv is None else argv)
     if not paths:
         print("usage: python -m orderflow.platform.template_rules TEMPLATE...", file=sys.stderr)
         return 2
-    violations: list[Violation] = []
-    for path in paths:
+    violations = check_samconfig_regions([p for p in paths if Path(p).name == SAMCONFIG])
+    for path in (p for p in paths if Path(p).name != SAMCONFIG):
         try:
             violations.extend(check_template(path))
         except TemplateError as error:
