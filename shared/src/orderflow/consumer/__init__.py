@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
-from orderflow.consumer.batch import EventHandler, SqsConsumer, UnexpectedEventError
+from orderflow.consumer.batch import (
+    EventHandler,
+    RecordNotStartedError,
+    SqsConsumer,
+    UnexpectedEventError,
+)
+from orderflow.consumer.budget import (
+    CLIENT_TIMEOUTS,
+    RECORD_BUDGET,
+    ClientTimeouts,
+    RecordBudget,
+)
 
-__all__ = ["EventHandler", "SqsConsumer", "UnexpectedEventError"]
+__all__ = [
+    "CLIENT_TIMEOUTS",
+    "RECORD_BUDGET",
+    "ClientTimeouts",
+    "EventHandler",
+    "RecordBudget",
+    "RecordNotStartedError",
+    "SqsConsumer",
+    "UnexpectedEventError",
+]

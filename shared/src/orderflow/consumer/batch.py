@@ -3,6 +3,10 @@
 A record that fails is recorded in the failure ledger (why, with a fingerprint) and raised, so
 Powertools reports its messageId in ``batchItemFailures``: only that record returns to the queue,
 the others are deleted. A record is never acknowledged before its work is durable.
+
+Records run one after another. Before each, the shell compares the invocation's time left with
+the record budget (``orderflow.consumer.budget``): a record that might not finish is not started
+and is reported failed, so a timeout never cuts a charge or an email off from its durable record.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from orderflow.consumer.budget import CLIENT_TIMEOUTS, RECORD_BUDGET, RecordBudget
 from orderflow.contracts.events import EventEnvelope
 from orderflow.contracts.parsing import parse_sqs_record
 from orderflow.contracts.routing import consumed_by
@@ -39,6 +44,10 @@ class UnexpectedEventError(Exception):
     """An event reached a service the routing table does not route it to."""
 
 
+class RecordNotStartedError(Exception):
+    """Too little of the invocation is left to start the record; it is retried later."""
+
+
 class SqsConsumer:
     """Runs a service's event handler over an SQS batch event."""
 
@@ -48,9 +57,11 @@ class SqsConsumer:
         *,
         logger: Logger,
         failure_ledger: FailureLedger | None = None,
+        record_budget: RecordBudget = RECORD_BUDGET,
     ) -> None:
         self.service = service
         self.accepts = consumed_by(service)
+        self.record_budget = record_budget
         self._logger = logger
         self._ledger = failure_ledger
         self._ledger_resolved = failure_ledger is not None
@@ -60,7 +71,7 @@ class SqsConsumer:
         """The ledger named by FAILURE_LEDGER_TABLE, built on first use (None when unset)."""
         if not self._ledger_resolved:
             table = os.environ.get(FAILURE_LEDGER_ENV)
-            self._ledger = FailureLedger(table) if table else None
+            self._ledger = FailureLedger(table, _ledger_client()) if table else None
             self._ledger_resolved = True
         return self._ledger
 
@@ -69,12 +80,32 @@ class SqsConsumer:
     ) -> PartialItemFailureResponse:
         """Process every record of ``event``; return the partial batch response."""
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        return process_partial_response(
-            event=event,
-            record_handler=lambda record: self._one(record, handle),
-            processor=processor,
-            context=context,
+        not_started: list[str] = []
+
+        def one(record: SQSRecord) -> None:
+            left = context.get_remaining_time_in_millis()
+            if left < self.record_budget.milliseconds:
+                not_started.append(record.message_id)
+                raise RecordNotStartedError(
+                    f"{left} ms left, a record needs {self.record_budget.milliseconds} ms"
+                )
+            self._one(record, handle)
+
+        response = process_partial_response(
+            event=event, record_handler=one, processor=processor, context=context
         )
+        if not_started:
+            # Not a failure of these records: nothing is recorded in the failure ledger (a
+            # write now could itself outlast the invocation); they simply come back.
+            self._logger.warning(
+                "records not started: too little time left in the invocation",
+                extra={
+                    "not_started": len(not_started),
+                    "message_ids": not_started,
+                    "record_budget_ms": self.record_budget.milliseconds,
+                },
+            )
+        return response
 
     def _one(self, record: SQSRecord, handle: EventHandler) -> None:
         contract: EventEnvelope | None = None
@@ -122,3 +153,10 @@ class SqsConsumer:
                 "fingerprint": fingerprint,
             },
         )
+
+
+def _ledger_client() -> Any:
+    """The failure ledger's DynamoDB client, with the timeouts every consumer client has."""
+    import boto3  # noqa: PLC0415  (only when a record fails)
+
+    return boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())

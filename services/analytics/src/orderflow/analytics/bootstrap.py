@@ -39,8 +39,15 @@ def dynamo_store(
     import boto3  # noqa: PLC0415  (cold start: only when first needed)
 
     from orderflow.analytics.adapters.dynamodb import DynamoAnalyticsStore  # noqa: PLC0415
+    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
 
-    client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    # Timeouts the consumer shell's record budget outlasts (boto3's defaults are 60 s each).
+    client = boto3.client(
+        "dynamodb",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=CLIENT_TIMEOUTS.botocore_config(),
+    )
     return DynamoAnalyticsStore(client, tables)
 
 

@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from orderflow.idempotency import OnceOnly
     from orderflow.payment.ports import OutcomeObserver
 
-# Well inside the function timeout, so a slow AWS call fails the record instead of the batch.
-CONNECT_TIMEOUT_SECONDS = 2
-READ_TIMEOUT_SECONDS = 5
-
 
 class PaymentConfigError(RuntimeError):
     """A required setting is missing from the environment."""
@@ -52,8 +48,8 @@ def build(environ: Mapping[str, str], observer: OutcomeObserver) -> Wiring:
     idempotency_table = _required(environ, "IDEMPOTENCY_TABLE")
 
     import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
-    from botocore.config import Config  # noqa: PLC0415
 
+    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
     from orderflow.idempotency import OnceOnly  # noqa: PLC0415
     from orderflow.messaging import EventPublisher  # noqa: PLC0415
     from orderflow.payment.adapters.dynamodb import DynamoDBPaymentRepository  # noqa: PLC0415
@@ -62,11 +58,9 @@ def build(environ: Mapping[str, str], observer: OutcomeObserver) -> Wiring:
         SimulatedGateway,
     )
 
-    config = Config(
-        retries={"mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-    )
+    # The consumer shell's record budget outlasts one call of these clients at its worst, so
+    # a charge is never started too late to be recorded.
+    config = CLIENT_TIMEOUTS.botocore_config()
     dynamodb = boto3.client("dynamodb", config=config)
     once = OnceOnly(idempotency_table, client=dynamodb)
     cashier = Cashier(

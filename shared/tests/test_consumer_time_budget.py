@@ -1,0 +1,124 @@
+"""The shell never starts a record that might not finish before the invocation times out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from orderflow.consumer import (
+    CLIENT_TIMEOUTS,
+    RECORD_BUDGET,
+    ClientTimeouts,
+    RecordBudget,
+    SqsConsumer,
+)
+from orderflow.contracts import OrderEvent
+from orderflow.observability import build_logger
+from orderflow.testing import make_order, sqs_event, sqs_record
+
+
+@dataclass
+class InvocationClock:
+    """A Lambda context whose time left drops only by what the records spend (no real waiting)."""
+
+    left_ms: int
+    function_name: str = "orderflow-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:orderflow-test"
+    aws_request_id: str = "req-1"
+    reads: list[int] = field(default_factory=list)
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.reads.append(self.left_ms)
+        return self.left_ms
+
+    def spend(self, ms: int) -> None:
+        self.left_ms = max(0, self.left_ms - ms)
+
+
+def ten_orders() -> tuple[dict[str, Any], list[str]]:
+    orders = [make_order(f"ord-{n}") for n in range(10)]
+    records = [sqs_record(o, message_id=f"m-{n}") for n, o in enumerate(orders)]
+    return sqs_event(records), [o.order_id for o in orders]
+
+
+def test_records_left_without_enough_time_are_failed_unstarted() -> None:
+    # GIVEN 30 s left, a 10 s record budget, and an email that takes 4 s to send per record
+    context = InvocationClock(left_ms=30_000)
+    emails: list[str] = []
+
+    def send_email(event: OrderEvent) -> None:
+        context.spend(4_000)
+        emails.append(event.order_id)
+
+    event, order_ids = ten_orders()
+    consumer = SqsConsumer(
+        "notifications",
+        logger=build_logger("notifications-budget"),
+        record_budget=RecordBudget(margin_seconds=1.0),
+    )
+    assert consumer.record_budget.milliseconds == 10_000
+    # WHEN the batch runs out of time halfway
+    response = consumer.process(event, context, send_email)  # type: ignore[arg-type]
+    # THEN the six records started with 10 s or more left sent their email, and the other four
+    # were reported failed without their handler ever running (no email, nothing half done)
+    assert emails == order_ids[:6]
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert failed == [f"m-{n}" for n in range(6, 10)]
+    assert context.reads[:7] == [30_000, 26_000, 22_000, 18_000, 14_000, 10_000, 6_000]
+
+
+def test_an_invocation_that_starts_short_of_time_runs_no_record() -> None:
+    context = InvocationClock(left_ms=RECORD_BUDGET.milliseconds - 1)
+    handled: list[str] = []
+    event, _ = ten_orders()
+    consumer = SqsConsumer("notifications", logger=build_logger("notifications-budget"))
+
+    response = consumer.process(event, context, lambda e: handled.append(e.order_id))  # type: ignore[arg-type]
+
+    assert handled == []
+    assert len(response["batchItemFailures"]) == 10
+
+
+def test_a_record_that_fails_keeps_the_rest_of_the_batch_within_budget() -> None:
+    # A failing record spends time too: the records after it are judged on what is left.
+    context = InvocationClock(left_ms=21_000)
+    handled: list[str] = []
+
+    def handle(event: OrderEvent) -> None:
+        context.spend(5_000)
+        if event.order_id == "ord-0":
+            raise RuntimeError("gateway unreachable")
+        handled.append(event.order_id)
+
+    event, _ = ten_orders()
+    consumer = SqsConsumer("payment", logger=build_logger("payment-budget"))
+    response = consumer.process(event, context, handle)  # type: ignore[arg-type]
+
+    assert handled == ["ord-1", "ord-2"]
+    assert len(response["batchItemFailures"]) == 8
+
+
+def test_the_default_budget_outlasts_the_slowest_call_of_every_consumer_client() -> None:
+    # One call at its worst: two attempts of connect + read, and one throttling backoff (1 s).
+    assert CLIENT_TIMEOUTS.worst_case_seconds() == 2 * (1.0 + 3.0) + 1.0
+    assert RECORD_BUDGET.admits(CLIENT_TIMEOUTS)
+    assert RECORD_BUDGET.milliseconds == 10_000
+    slower = ClientTimeouts(connect_seconds=3.0, read_seconds=10.0, max_attempts=3)
+    assert not RECORD_BUDGET.admits(slower)
+    assert RecordBudget(calls=(CLIENT_TIMEOUTS, slower)).admits(slower)
+
+
+def test_client_timeouts_become_the_botocore_config_clients_are_built_with() -> None:
+    config = CLIENT_TIMEOUTS.botocore_config(max_pool_connections=4)
+    assert (config.connect_timeout, config.read_timeout) == (1.0, 3.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert config.max_pool_connections == 4
+
+
+@pytest.mark.parametrize("bad", [(0.0, 1.0, 1), (1.0, 0.0, 1), (1.0, 1.0, 0)])
+def test_timeouts_that_bound_nothing_are_refused(bad: tuple[float, float, int]) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ClientTimeouts(*bad)
