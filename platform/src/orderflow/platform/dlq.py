@@ -205,7 +205,7 @@ def _what_it_carries(body: str) -> tuple[str, str]:
     try:
         event = parse_body(body)
     except ContractError as error:
-        return f"malformed ({type(error).__name__})", ""
+        return f"malformed ({type(error).__name__})", error.claimed_order_id
     return event.TYPE, event.order_id
 
 
