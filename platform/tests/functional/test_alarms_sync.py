@@ -1,13 +1,23 @@
-"""``alarms sync`` on moto: the stage's alarms follow its queues, idempotently."""
+"""``alarms sync`` on moto: the stage's alarms follow its queues, idempotently.
+
+The growth alarm is also run on the emulator's SQS metrics and alarm evaluation, which publish
+only active queues as SQS does ("Monitoring Amazon SQS queues using CloudWatch",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/monitoring-using-cloudwatch.html)
+and fill and diff as metric math does ("Using metric math",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from orderflow.contracts import SERVICES
+from orderflow.contracts import SERVICES, OrderEvent
+from orderflow.messaging import EventPublisher
 from orderflow.platform.alarms import (
     CREATE,
     DELETE,
@@ -18,9 +28,13 @@ from orderflow.platform.alarms import (
     sync_alarms,
 )
 from orderflow.platform.aws import AwsClients
+from orderflow.platform.dlq import held_messages
+from orderflow.platform.emulator import alarm_evaluation, clock, sqs_metrics
+from orderflow.platform.emulator.clock import EmulatorClock
 from orderflow.platform.stage import discover_queues
+from orderflow.testing import make_order
 
-from .conftest import STAGE, StageOnMoto
+from .conftest import STAGE, StageOnMoto, consume_until_dead_lettered
 
 pytestmark = pytest.mark.functional
 
@@ -82,13 +96,22 @@ def test_thresholds_and_metrics_come_from_each_queue(aws: AwsClients, stage: Sta
         assert depth["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert depth["Dimensions"][0]["Value"] == f"orderflow-{STAGE}-{service}-dlq"
         assert (depth["ComparisonOperator"], depth["Threshold"]) == ("GreaterThanThreshold", 0.0)
-    # AND growth is a DIFF of the DLQ's visible messages, never NumberOfMessagesSent
+    # AND growth is a DIFF of the DLQ's visible + in-flight messages, missing minutes filled
+    # with 0, never NumberOfMessagesSent
     growth = alarms[f"orderflow-{STAGE}-payment-dlq-growth"]
     metrics = {m["Id"]: m for m in growth["Metrics"]}
-    assert metrics["growth"]["Expression"] == "DIFF(visible)"
-    stat = metrics["visible"]["MetricStat"]["Metric"]
-    assert stat["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert stat["Dimensions"] == [{"Name": "QueueName", "Value": f"orderflow-{STAGE}-payment-dlq"}]
+    assert metrics["depth"]["Expression"] == "FILL(visible, 0) + FILL(in_flight, 0)"
+    assert metrics["growth"]["Expression"] == "DIFF(depth)"
+    assert [m["Id"] for m in growth["Metrics"] if m["ReturnData"]] == ["growth"]
+    for query, metric in (
+        ("visible", "ApproximateNumberOfMessagesVisible"),
+        ("in_flight", "ApproximateNumberOfMessagesNotVisible"),
+    ):
+        stat = metrics[query]["MetricStat"]["Metric"]
+        assert stat["MetricName"] == metric
+        assert stat["Dimensions"] == [
+            {"Name": "QueueName", "Value": f"orderflow-{STAGE}-payment-dlq"}
+        ]
     assert "NumberOfMessagesSent" not in json.dumps(alarms_by_name(aws), default=str)
     # AND the state shows up per service, not yet alarming
     assert {s.service for s in alarm_states(aws.cloudwatch(), STAGE)} == set(SERVICES)
@@ -199,3 +222,90 @@ def test_the_stage_dashboard_shows_each_queue(aws: AwsClients, stage: StageOnMot
             f"{service}: DLQ depth",
             f"{service}: age of oldest message (s)",
         } <= titles
+
+
+# --- the growth alarm on emulated SQS metrics -------------------------------------------------
+
+FACTOR = 60.0
+"""Emulated time runs sixty times faster: an emulated minute is one real second."""
+MINUTE = timedelta(seconds=1)
+GROWTH = f"orderflow-{STAGE}-payment-dlq-growth"
+
+
+@pytest.fixture
+def minute(aws: AwsClients) -> Iterator[Callable[[datetime], None]]:
+    """SQS's metrics then CloudWatch's alarm evaluation, for the emulated minute ending ``at``."""
+    clock.set_clock(EmulatorClock(FACTOR))
+    modules = (clock, sqs_metrics, alarm_evaluation)
+    for module in modules:
+        module.install()
+
+    def run(at: datetime) -> None:
+        sqs_metrics.publish_sqs_metrics(at)
+        alarm_evaluation.evaluate_alarms(at + timedelta(milliseconds=1))
+
+    yield run
+    for module in reversed(modules):
+        module.uninstall()
+    clock.set_clock(EmulatorClock())
+
+
+def fails(event: OrderEvent) -> None:
+    raise RuntimeError(f"payment bug for {event.order_id}")
+
+
+def dead_letter(aws: AwsClients, stage: StageOnMoto, *order_ids: str) -> None:
+    """Orders that fail every payment retry and park in payment's DLQ."""
+    EventPublisher(stage.topic_arn, aws.sns()).publish_batch([make_order(o) for o in order_ids])
+    consume_until_dead_lettered(aws, stage, "payment", fails)
+
+
+def growth_state(aws: AwsClients) -> str:
+    alarm = aws.cloudwatch().describe_alarms(AlarmNames=[GROWTH])["MetricAlarms"][0]
+    return str(alarm["StateValue"])
+
+
+def test_dlq_growth_alarm_fires_after_a_quiet_night(
+    aws: AwsClients, stage: StageOnMoto, minute: Callable[[datetime], None]
+) -> None:
+    # GIVEN a synced stage whose payment DLQ nobody touches for more than six (emulated) hours,
+    # so SQS stops publishing its metrics
+    sync(aws, stage)
+    start = datetime.now(UTC)
+    minute(start)
+    morning = start + timedelta(seconds=clock.current_clock().real(6 * 3600)) + MINUTE
+    for n in range(3):
+        minute(morning + n * MINUTE)
+    assert growth_state(aws) == "OK"  # a quiet, unpublished DLQ does not page on its own
+    # WHEN the morning's first order fails every retry and lands in the DLQ
+    dead_letter(aws, stage, "ord-morning")
+    minute(morning + 3 * MINUTE)
+    # THEN the growth alarm pages from that first datapoint
+    assert growth_state(aws) == "ALARM"
+
+
+def test_inspecting_a_dlq_does_not_page_but_a_new_message_does(
+    aws: AwsClients, stage: StageOnMoto, minute: Callable[[datetime], None]
+) -> None:
+    # GIVEN two orders parked in payment's DLQ long enough for the growth alarm to be OK again
+    sync(aws, stage)
+    dead_letter(aws, stage, "ord-1", "ord-2")
+    start = datetime.now(UTC)
+    for n in range(7):
+        minute(start + n * MINUTE)
+    assert growth_state(aws) == "OK"
+    dlq_url = stage.queue_url("payment", "dlq")
+    # WHEN an operator's scan (dlq inspect, dlq redrive --group) holds every DLQ message while
+    # SQS publishes its minute, then lets them go
+    with held_messages(aws.sqs(), dlq_url) as held:
+        assert len(held.messages) == 2
+        minute(start + 7 * MINUTE)
+    for n in range(8, 10):
+        minute(start + n * MINUTE)
+    # THEN nobody is paged: the messages never left the DLQ
+    assert growth_state(aws) == "OK"
+    # WHEN a third order fails for real
+    dead_letter(aws, stage, "ord-3")
+    minute(start + 10 * MINUTE)
+    # THEN that is growth
+    assert growth_state(aws) == "ALARM"

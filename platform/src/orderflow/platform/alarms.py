@@ -3,8 +3,15 @@
 Per consumer queue three alarms page the platform team through the paging topic (OK too):
 
 - ``dlq-depth``: the DLQ holds any message (ApproximateNumberOfMessagesVisible > 0);
-- ``dlq-growth``: the DLQ grew within the last few minutes, DIFF over the same metric. Not
-  NumberOfMessagesSent: SQS does not count a dead-lettering move as a send;
+- ``dlq-growth``: the DLQ grew within the last few minutes: DIFF over the messages it holds,
+  visible plus in flight (ApproximateNumberOfMessagesNotVisible), each minute without a
+  datapoint filled with 0. Not NumberOfMessagesSent: SQS does not count a dead-lettering move
+  as a send. In flight too, because an operator receiving DLQ messages to look at them (``dlq
+  inspect``, ``dlq redrive --group``) moves them from visible to in flight and back, which is
+  not growth. Filled, because SQS publishes nothing for a queue inactive for six hours: after a
+  quiet night the first message is the DLQ's first datapoint, and an unfilled DIFF has no
+  predecessor for it. Filling with 0 is what an asleep queue held (an inactive queue is an
+  empty one); a datapoint late for the latest minute gives a negative DIFF, never a page;
 - ``queue-age``: the oldest message on the source queue is older than the service's own limit
   (its ``orderflow:max-age-seconds`` tag: payment minutes, analytics hours).
 
@@ -181,6 +188,18 @@ def _dlq_depth(stage: str, service: str, dlq: str, paging: str) -> AlarmSpec:
     return AlarmSpec(alarm_name(stage, service, DLQ_DEPTH), service, DLQ_DEPTH, request)
 
 
+def _metric_query(query_id: str, metric: str, queue_name: str) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": _queue_metric(metric, queue_name),
+            "Period": PERIOD_SECONDS,
+            "Stat": "Maximum",
+        },
+        "ReturnData": False,
+    }
+
+
 def _dlq_growth(stage: str, service: str, dlq: str, paging: str) -> AlarmSpec:
     summary = (
         f"The {service} DLQ ({dlq}) grew within the last {GROWTH_WINDOW_MINUTES} minutes: "
@@ -189,18 +208,18 @@ def _dlq_growth(stage: str, service: str, dlq: str, paging: str) -> AlarmSpec:
     request = {
         **_common(stage, service, DLQ_GROWTH, summary, paging),
         "Metrics": [
+            _metric_query("visible", "ApproximateNumberOfMessagesVisible", dlq),
+            _metric_query("in_flight", "ApproximateNumberOfMessagesNotVisible", dlq),
             {
-                "Id": "visible",
-                "MetricStat": {
-                    "Metric": _queue_metric("ApproximateNumberOfMessagesVisible", dlq),
-                    "Period": PERIOD_SECONDS,
-                    "Stat": "Maximum",
-                },
+                "Id": "depth",
+                # No datapoint: SQS had the queue asleep, which it only does to an empty one.
+                "Expression": "FILL(visible, 0) + FILL(in_flight, 0)",
+                "Label": "messages in the DLQ, visible and in flight",
                 "ReturnData": False,
             },
             {
                 "Id": "growth",
-                "Expression": "DIFF(visible)",
+                "Expression": "DIFF(depth)",
                 "Label": "messages added to the DLQ per minute",
                 "ReturnData": True,
             },

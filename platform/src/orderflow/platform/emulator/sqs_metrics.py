@@ -94,6 +94,12 @@ class SqsActivity:
             self._sent, self._deleted, self._accessed = Counter(), Counter(), set()
         return minute
 
+    def reset(self) -> None:
+        """Forget everything (a fresh emulator)."""
+        with self._lock:
+            self._sent, self._deleted, self._accessed = Counter(), Counter(), set()
+            self._last_active.clear()
+
     def is_active(self, key: QueueKey, at: datetime, *, busy: bool, active_for: timedelta) -> bool:
         """Whether the queue is active at ``at``; ``busy`` if it holds messages or was accessed.
 
@@ -223,9 +229,12 @@ _EXTENSION = Extension("sqs-metrics", _patches)
 
 def install() -> None:
     """Count sends, deletes and accesses and stamp queue entry times (publication is separate)."""
+    if not _EXTENSION.installed:
+        ACTIVITY.reset()
     _EXTENSION.install()
 
 
 def uninstall() -> None:
-    """Stop counting."""
+    """Stop counting, and forget what was counted."""
     _EXTENSION.uninstall()
+    ACTIVITY.reset()
