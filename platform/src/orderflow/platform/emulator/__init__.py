@@ -6,6 +6,8 @@ the embedded AWS (moto in server mode) that the local runtime starts:
 
 * ``cfn_resources``: CloudFormation types moto's stacks skip (SNS subscriptions and topic
   policies, SQS queue policies, CloudWatch alarms, SES templates and identities);
+* ``cfn_sam_deploy``: the ``AWS::Serverless-2016-10-31`` transform applied by CloudFormation,
+  change sets executed completely and queues updated in place (what ``sam deploy`` needs);
 * ``clock``: AWS durations compressed by one factor, the same everywhere;
 * ``sqs_metrics`` and ``alarm_evaluation``: SQS metrics every minute, metric alarms evaluated
   with their actions and "CloudWatch Alarm State Change" events;

@@ -35,6 +35,7 @@ from typing import IO, Any
 from orderflow.platform.emulator import (
     alarm_evaluation,
     cfn_resources,
+    cfn_sam_deploy,
     clock,
     eventbridge_targets,
     lambda_sqs_mappings,
@@ -59,6 +60,7 @@ EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
     sqs_attributes,
     cfn_resources,
+    cfn_sam_deploy,
     lambda_sqs_mappings,
     sqs_metrics,
     sqs_move_tasks,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import zipfile
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orderflow.platform.emulator import cfn_sam_deploy
 from orderflow.platform.errors import PlatformError
 from orderflow.templates import load_template
 
@@ -195,40 +195,11 @@ def package_artifacts(
 def sam_to_cloudformation(
     template: dict[str, Any], parameters: Mapping[str, str], region: str = "us-east-1"
 ) -> dict[str, Any]:
-    """Plain CloudFormation from a (packaged) SAM template."""
-    if "Transform" not in template:
-        return template
-    import boto3  # noqa: PLC0415
-    from samtranslator.internal.managed_policies import (  # noqa: PLC0415
-        get_bundled_managed_policy_map,
-    )
-    from samtranslator.model.exceptions import InvalidDocumentException  # noqa: PLC0415
-    from samtranslator.parser.parser import Parser  # noqa: PLC0415
-    from samtranslator.translator.translator import Translator  # noqa: PLC0415
-    from samtranslator.utils.py27hash_fix import (  # noqa: PLC0415
-        to_py27_compatible_template,
-        undo_mark_unicode_str_in_template,
-    )
-
-    # The translator's own usage metrics warn about themselves when it is used as a library.
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    document = json.loads(json.dumps(template))  # the translator edits its input
-    values = dict(parameters)
-    to_py27_compatible_template(document, values)
-    # The region comes from a session of our own, and managed policy ARNs from the
-    # translator's bundled list: transforming calls no AWS API.
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    """Plain CloudFormation from a (packaged) SAM template: the embedded AWS's own transform."""
     try:
-        result = translator.translate(
-            document,
-            parameter_values=values,
-            get_managed_policy_map=lambda: dict(get_bundled_managed_policy_map("aws") or {}),
-        )
-    except InvalidDocumentException as exc:
-        causes = "; ".join(str(cause) for cause in exc.causes)
-        raise StackDeployError(f"SAM transform failed: {causes}") from exc
-    transformed: dict[str, Any] = undo_mark_unicode_str_in_template(result)
-    return transformed
+        return cfn_sam_deploy.sam_to_cloudformation(template, parameters, region)
+    except cfn_sam_deploy.SamTransformError as exc:
+        raise StackDeployError(f"SAM transform failed: {exc}") from exc
 
 
 def deploy_stack(
