@@ -11,6 +11,7 @@ import pytest
 
 from orderflow.platform.emulator import (
     cfn_resources,
+    clock,
     eventbridge_targets,
     stepfunctions_execution,
 )
@@ -81,6 +82,31 @@ def test_definition_substitutions_are_applied(running: Callable[[str], Any]) -> 
     sfn.start_execution(stateMachineArn=arn, input="{}")
     [execution] = finished(sfn, arn)
     assert json.loads(execution["output"]) == {"stage": "local"}
+
+
+def test_a_wait_state_lasts_its_seconds_on_the_emulator_clock(
+    running: Callable[[str], Any],
+) -> None:
+    """A Wait state's ``Seconds`` / ``SecondsPath`` is "a time, in seconds, to wait before
+    beginning the state specified in the Next field" (AWS Step Functions Developer Guide, "Wait
+    workflow state", https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html): an
+    AWS duration, so on the emulator it runs on the clock like a visibility timeout does."""
+    # GIVEN a clock where ten AWS minutes pass in one real second
+    clock.set_clock(clock.EmulatorClock(600))
+    definition = {
+        "StartAt": "Fixed",
+        "States": {
+            "Fixed": {"Type": "Wait", "Seconds": 300, "Next": "FromInput"},
+            "FromInput": {"Type": "Wait", "SecondsPath": "$.seconds", "End": True},
+        },
+    }
+    arn = deploy_machine(running, {"Definition": definition})
+    sfn = running("stepfunctions")
+    # WHEN a workflow waits five minutes, then five more from its input
+    sfn.start_execution(stateMachineArn=arn, input=json.dumps({"seconds": 300}))
+    # THEN it finishes within the few real seconds ``finished`` allows, not in ten minutes
+    [execution] = finished(sfn, arn)
+    assert execution["status"] == "SUCCEEDED"
 
 
 def rule_to(events: Any, arn: str, **target: Any) -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
 from moto import mock_aws
 
 from orderflow.failures import FailureLedger
+from orderflow.platform.cli import cli
 from orderflow.platform.emulator import sfn_callbacks, sqs_move_tasks
 from orderflow.platform.monitoring import (
     IncidentDesk,
@@ -276,6 +279,193 @@ def test_approval_redrives_verifies_and_resolves(stage: Stage) -> None:
     assert resolved[0]["incident"] == incident
     _, timeline = stage.desk.show(incident)
     assert [e.state for e in timeline if e.event == "TaskStateEntered"][-1] == "Resolve"
+
+
+class LiveTraffic:
+    """Order traffic and a consumer on the source queue, as a live stage has during a redrive.
+
+    A new order arrives every 50 ms and the consumer holds each message in flight for a second
+    before deleting it (its processing time), so the source queue always has messages in flight
+    while almost never keeping one waiting. Orders in ``still_failing`` are received and never
+    deleted: the consumer's bug is not fixed for them. ``orders=False`` runs the consumer alone.
+    """
+
+    HOLD_SECONDS = 1.0
+
+    def __init__(
+        self, stage: Stage, still_failing: frozenset[str] = frozenset(), *, orders: bool = True
+    ) -> None:
+        self.stage = stage
+        self.still_failing = still_failing
+        self.processed: list[str] = []
+        self.sent = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._consume, name="live-consumer")]
+        if orders:
+            self._threads.append(threading.Thread(target=self._orders, name="live-orders"))
+
+    def __enter__(self) -> LiveTraffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def _orders(self) -> None:
+        while not self._stop.wait(0.05):
+            self.sent += 1
+            body = json.dumps({"o": f"live-{self.sent}"})
+            self.stage.sqs.send_message(QueueUrl=self.stage.source_url, MessageBody=body)
+
+    def _consume(self) -> None:
+        in_flight: list[tuple[float, str, str]] = []
+        while not self._stop.is_set():
+            for message in self.stage.sqs.receive_message(
+                QueueUrl=self.stage.source_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+            ).get("Messages", []):
+                order_id = json.loads(message["Body"])["o"]
+                if order_id in self.still_failing:
+                    self._fail(message, order_id)
+                    continue
+                done_at = time.monotonic() + self.HOLD_SECONDS
+                in_flight.append((done_at, order_id, message["ReceiptHandle"]))
+            now = time.monotonic()
+            for done_at, order_id, handle in [m for m in in_flight if m[0] <= now]:
+                self.stage.sqs.delete_message(QueueUrl=self.stage.source_url, ReceiptHandle=handle)
+                self.processed.append(order_id)
+                in_flight.remove((done_at, order_id, handle))
+            time.sleep(0.01)
+
+    def _fail(self, message: dict[str, Any], order_id: str) -> None:
+        """Fail it as the consumer shell does: record why, leave it for the visibility timeout."""
+        self.stage.ledger.record(
+            message_id=message["MessageId"],
+            service=SERVICE,
+            error=KeyError(f"no projection for {order_id}"),
+            event_type="order.created",
+            order_id=order_id,
+        )
+        visibility = self.stage.sqs.get_queue_attributes(
+            QueueUrl=self.stage.source_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"]
+        self.stage.sqs.change_message_visibility(
+            QueueUrl=self.stage.source_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=int(visibility),
+        )
+
+
+def in_flight(stage: Stage) -> int:
+    attributes = stage.sqs.get_queue_attributes(
+        QueueUrl=stage.source_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def page_of(stage: Stage, kind: str) -> list[dict[str, Any]]:
+    return [p for p in stage.pages() if p["kind"] == kind]
+
+
+def test_a_redrive_under_live_order_traffic_resolves_as_drained(stage: Stage) -> None:
+    # GIVEN three parked orders, and a stage whose source queue never runs dry
+    park(stage, [(f"ord-{n}", KeyError(f"no projection for ord-{n}")) for n in (1, 2, 3)])
+    incident = alarm(stage)
+    wait_for(lambda: page_of(stage, "dlq-incident"), "the page")
+
+    with LiveTraffic(stage) as traffic:
+        wait_for(lambda: in_flight(stage) > 0, "live orders in flight")
+        # WHEN the fix is live and the operator approves while orders keep flowing
+        stage.desk.approve(incident, rate=100)
+        outcome = wait_for(lambda: finished(stage, incident), "the execution", seconds=90)
+        busy_at_the_end = in_flight(stage)
+
+    # THEN the workflow judged the drain from the DLQ and the redriven orders, not from the
+    # source queue's depth, which live traffic never lets reach zero
+    _, timeline = stage.desk.show(incident)
+    assert outcome == "SUCCEEDED", [(e.event, e.state, e.detail) for e in timeline][-12:]
+    assert busy_at_the_end > 0
+    redriven = sorted(o for o in traffic.processed if o.startswith("ord-"))
+    assert redriven == ["ord-1", "ord-2", "ord-3"]
+    assert depth(stage, stage.dlq_url) == 0
+    (resolved,) = page_of(stage, "dlq-resolved")
+    assert resolved["incident"] == incident
+    assert resolved["dlqDepth"] == 0
+
+
+def test_redriven_messages_that_park_again_are_reported_not_drained(stage: Stage) -> None:
+    # GIVEN two parked orders, a source queue that retries twice, 2 s apart, and live traffic
+    park(stage, [("ord-7", KeyError("no projection for ord-7")),
+                 ("ord-8", KeyError("no projection for ord-8"))])  # fmt: skip
+    dlq_arn = stage.sqs.get_queue_attributes(QueueUrl=stage.dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    stage.sqs.set_queue_attributes(
+        QueueUrl=stage.source_url,
+        Attributes={
+            "VisibilityTimeout": "2",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
+        },
+    )
+    incident = alarm(stage)
+    wait_for(lambda: page_of(stage, "dlq-incident"), "the page")
+
+    # WHEN the operator approves but the fix did not take for these two orders
+    with LiveTraffic(stage, still_failing=frozenset({"ord-7", "ord-8"})):
+        stage.desk.approve(incident, rate=100)
+        outcome = wait_for(lambda: finished(stage, incident), "the execution", seconds=90)
+
+    # THEN the incident is not resolved: the page says they parked again, and they are kept
+    assert outcome == "FAILED"
+    assert page_of(stage, "dlq-resolved") == []
+    (not_drained,) = page_of(stage, "dlq-not-drained")
+    assert not_drained["dlqDepth"] == 2
+    assert depth(stage, stage.dlq_url) == 2
+    incident_state, _ = stage.desk.show(incident)
+    assert incident_state.outcome is not None
+    assert incident_state.outcome["kind"] == "dlq-not-drained"
+
+
+def test_the_resolution_reports_the_moved_count_once_it_settles_and_as_approximate(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQS's ``ApproximateNumberOfMessagesMoved`` is "the approximate number of messages already
+    moved to the destination queue" (Amazon SQS API Reference, ListMessageMoveTasksResultEntry,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasksResultEntry.html).
+    Here the first COMPLETED read still lags one message behind, as an approximate count may."""
+    reads: Counter[str] = Counter()
+    exact_entry = sqs_move_tasks.MessageMoveTask.entry
+
+    def settling_entry(task: sqs_move_tasks.MessageMoveTask) -> dict[str, Any]:
+        entry = exact_entry(task)
+        if entry["Status"] == sqs_move_tasks.COMPLETED:
+            reads[task.task_id] += 1
+            if reads[task.task_id] == 1:
+                entry["ApproximateNumberOfMessagesMoved"] -= 1
+        return entry
+
+    monkeypatch.setattr(sqs_move_tasks.MessageMoveTask, "entry", settling_entry)
+    # GIVEN four parked orders, and a move count that settles after the task completes
+    park(stage, [(f"ord-{n}", KeyError(f"no projection for ord-{n}")) for n in (1, 2, 3, 4)])
+    incident = alarm(stage)
+    wait_for(lambda: page_of(stage, "dlq-incident"), "the page")
+
+    # WHEN the redrive is approved and the fixed consumer runs
+    with LiveTraffic(stage, orders=False):
+        stage.desk.approve(incident, rate=100)
+        outcome = wait_for(lambda: finished(stage, incident), "the execution", seconds=90)
+
+    # THEN the resolution reports the settled count, and says it is approximate
+    assert outcome == "SUCCEEDED"
+    (resolved,) = page_of(stage, "dlq-resolved")
+    assert (resolved["approximatelyMoved"], resolved["moveCountStable"]) == (4, True)
+    assert stage.desk.show(incident)[0].approximately_moved == 4
+    shown = CliRunner().invoke(cli, ["incident", "show", incident, "--stage", STAGE])
+    assert shown.exit_code == 0, shown.output
+    assert "about 4 message(s) moved (SQS's approximate count)" in shown.output
+    assert "drained" in shown.output
 
 
 def test_rejection_leaves_every_message_in_the_dlq(stage: Stage) -> None:

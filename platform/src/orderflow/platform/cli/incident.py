@@ -27,7 +27,23 @@ def _summary(item: Incident) -> dict[str, object]:
         "dlq_depth": item.dlq_depth,
         "state": item.state,
         "groups": item.groups,
+        "approximately_moved": item.approximately_moved,
+        "outcome": item.outcome,
     }
+
+
+def _outcome_line(item: Incident) -> str | None:
+    """The redrive's result in words; the moved count is SQS's approximation and says so."""
+    outcome = item.outcome
+    if outcome is None:
+        return None
+    moved = f"about {item.approximately_moved} message(s) moved (SQS's approximate count"
+    moved += ")" if outcome.get("moveCountStable", True) else ", still changing when last read)"
+    if outcome.get("kind") == "dlq-resolved":
+        return f"redrive: {moved}; the DLQ stayed empty through every retry cycle: drained"
+    if outcome.get("dlqDepth"):
+        return f"redrive: {moved}; {outcome['dlqDepth']} message(s) parked in the DLQ again"
+    return f"redrive: {moved}; the consumer did not reach them within the drain checks"
 
 
 @incident.command("ls")
@@ -79,6 +95,8 @@ def incident_show(state: CliState, incident_id: str) -> None:
                 f"  {group.get('count')} x {group.get('exception')}: {group.get('message')} "
                 f"(orders {', '.join(group.get('sampleOrderIds', [])[:5])})"
             )
+        if (line := _outcome_line(item)) is not None:
+            console.print(line)
         rows = [
             [e.at.strftime("%H:%M:%S.%f")[:-3], e.state, e.event, e.detail]
             for e in timeline

@@ -9,15 +9,22 @@ invisible to it: here CloudFormation creates into whichever backend the API serv
 CloudFormation's AWS::StepFunctions::StateMachine takes the definition as ``DefinitionString``,
 as an object in ``Definition``, or from ``DefinitionS3Location``, with ``${name}`` placeholders
 replaced from ``DefinitionSubstitutions`` (moto reads ``DefinitionString`` only).
+
+A Wait state's ``Seconds`` / ``SecondsPath`` is a duration AWS defines, so it runs on the
+emulator clock like every other one (a visibility timeout, a metric period): a workflow that
+waits one visibility timeout of its queue waits as long as that timeout lasts here. A
+``Timestamp`` wait names a moment, not a duration, and is left alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from orderflow.platform.emulator.clock import current_clock
 from orderflow.platform.emulator.extension import Extension, Patch
 
 
@@ -48,6 +55,12 @@ def definition_text(properties: Mapping[str, Any], account_id: str, region_name:
 def _patches() -> list[Patch]:
     from moto.core.config import default_user_config  # noqa: PLC0415
     from moto.stepfunctions.models import StateMachine  # noqa: PLC0415
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.seconds import (  # noqa: PLC0415
+        Seconds,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.seconds_path import (  # noqa: PLC0415
+        SecondsPath,
+    )
     from moto.stepfunctions.responses import get_backend  # noqa: PLC0415
     from moto.stepfunctions.utils import cfn_to_api_tags  # noqa: PLC0415
 
@@ -80,10 +93,19 @@ def _patches() -> list[Patch]:
     ) -> None:
         get_backend(account_id, region_name).delete_state_machine(resource_name)
 
+    def wait_on_the_clock(self: Any, env: Any) -> None:
+        deadline = time.monotonic() + current_clock().real(self._get_wait_seconds(env=env))
+        # The program-state event is set when the execution stops; anything else that wakes
+        # the wait early (as in moto's own loop) just waits for the rest.
+        while env.is_running() and (left := deadline - time.monotonic()) > 0:
+            env.program_state_event.wait(left)
+
     sfn_config = dict(default_user_config.get("stepfunctions", {}))
     sfn_config["execute_state_machine"] = True
     return [
         Patch(default_user_config, "stepfunctions", sfn_config),
+        Patch(Seconds, "_eval_body", wait_on_the_clock),
+        Patch(SecondsPath, "_eval_body", wait_on_the_clock),
         Patch(
             StateMachine,
             "create_from_cloudformation_json",

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 REJECTED_ERROR = "Rejected"
+OUTCOME_KINDS = ("dlq-resolved", "dlq-not-drained")
+"""The pages that close a redrive: drained, or not."""
 
 
 class IncidentError(RuntimeError):
@@ -34,6 +36,15 @@ class Incident:
     waiting_for_decision: bool = False
     stopped: datetime | None = None
     groups: list[dict[str, Any]] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None
+    """The closing page of a redrive (``kind`` dlq-resolved or dlq-not-drained), if one went out."""
+
+    @property
+    def approximately_moved(self) -> int | None:
+        """How many messages the redrive moved, as SQS counts them: approximately, never exact."""
+        if self.outcome is None or "approximatelyMoved" not in self.outcome:
+            return None
+        return int(self.outcome["approximatelyMoved"])
 
     @property
     def state(self) -> str:
@@ -122,6 +133,7 @@ class IncidentDesk:
             raise IncidentError(f"no incident {execution_arn.rsplit(':', 1)[-1]}") from None
         history = self._history(execution_arn)
         page = _latest_page(history)
+        outcome = _latest_page(history, OUTCOME_KINDS)
         waiting = described["status"] == "RUNNING" and _waiting_page(history) is not None
         return Incident(
             id=described["name"],
@@ -132,6 +144,7 @@ class IncidentDesk:
             dlq_depth=page.get("dlqDepth") if page else None,
             groups=page.get("groups", []) if page else [],
             waiting_for_decision=waiting,
+            outcome=outcome,
         )
 
 
@@ -149,8 +162,10 @@ def _scheduled_message(event: dict[str, Any]) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-def _latest_page(history: list[dict[str, Any]]) -> dict[str, Any] | None:
-    pages = [m for e in history if (m := _scheduled_message(e)) and m.get("kind") == "dlq-incident"]
+def _latest_page(
+    history: list[dict[str, Any]], kinds: tuple[str, ...] = ("dlq-incident",)
+) -> dict[str, Any] | None:
+    pages = [m for e in history if (m := _scheduled_message(e)) and m.get("kind") in kinds]
     return pages[-1] if pages else None
 
 
