@@ -350,7 +350,11 @@ class BlackFriday:
         service = self.options.bug_service
         alarm = f"orderflow-{resources.stage}-{service}-dlq-growth"
         cloudwatch, sqs = self.runtime.client("cloudwatch"), self.runtime.client("sqs")
-        budget = self.runtime.clock.real(600) + 60 * self._load_factor()
+        # The workflow resolves only after the DLQ stayed empty for the source queue's whole
+        # retry window (every receive a failing record would get), so that is waited for too.
+        budget = (
+            self.runtime.clock.real(600) + self._retry_budget(service) + 60 * self._load_factor()
+        )
         deadline = time.monotonic() + budget
         processed_noted = ok_noted = resolved_noted = False
         worker = self.runtime.workers[service]

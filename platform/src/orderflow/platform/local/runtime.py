@@ -347,7 +347,7 @@ class LocalRuntime:
         return {
             "SenderAddress": SENDER_ADDRESS,
             "ManageSenderIdentity": "true",
-            # The incident workflow's waits run in real time on the emulator: poll often.
+            # The incident workflow's waits run on the emulator clock: poll every emulated second.
             "RedrivePollSeconds": "1",
             "DrainChecks": "120",
             **plan.gateway.stack_parameters(journal, plan.seed),
