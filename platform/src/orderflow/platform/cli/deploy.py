@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
+from orderflow.platform.aws import AwsClients
 from orderflow.platform.cli.state import CliState, common_options, pass_state
 from orderflow.platform.deploy import (
     TARGETS,
+    deploy_region,
     deploy_target,
+    require_platform,
     run_deploy,
     sam_deploy_command,
+    sam_environment,
+    sam_stage,
     workspace_root,
 )
 
@@ -32,13 +37,19 @@ def deploy(state: CliState, target: str, root: Path | None) -> None:
     orderflow deploy platform --stage dev
     orderflow deploy payment --stage prod
 
-    Service code must be built first: nox -s "build(service='payment')". Credentials are
-    checked with STS before SAM runs.
+    Service code must be built first: nox -s "build(service='payment')". Before SAM runs:
+    the stage's region (pinned in samconfig.toml; another --region is refused), credentials
+    (STS) and, for a service, the platform stack of that stage and region.
     """
     package = deploy_target(target, root or workspace_root())
-    account = state.aws.caller_account()
-    command = sam_deploy_command(state.stage, state.region)
-    state.out.line(f"deploying {target} to {state.stage} in account {account}")
-    code = run_deploy(package, command)
+    stage = sam_stage(package, state.stage)
+    region = deploy_region(package, stage, state.region)
+    aws = AwsClients(state.endpoint_url, region)
+    account = aws.caller_account()
+    if package.needs_build:
+        require_platform(aws.ssm(), package, stage, region)
+    command = sam_deploy_command(state.stage, region)
+    state.out.line(f"deploying {target} to {state.stage} in account {account}, {region}")
+    code = run_deploy(package, command, sam_environment(state.endpoint_url))
     if code:
         raise click.ClickException(f"sam deploy of {target} failed (exit {code})")
