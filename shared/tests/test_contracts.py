@@ -140,7 +140,7 @@ def test_a_float_price_is_the_only_problem_reported() -> None:
     # THEN the error names the float price, and not an "empty" items list that was not empty
     assert str(raised.value) == (
         "order.created: items.0.unit_price: Value error, money must be a decimal string such as"
-        " '12.50' (no sign, up to 12 digits, 2 decimals), not a JSON float"
+        " '12.50' (no sign, up to 12 digits before the point, 2 after), not a JSON float"
     )
 
 

@@ -62,7 +62,9 @@ _CURRENCY_PATTERN = r"^[A-Z]{3}$"
 _MONEY = re.compile(MONEY_PATTERN)
 _UUID = re.compile(UUID_PATTERN)
 _DATE_TIME = re.compile(DATE_TIME_PATTERN)
-_MONEY_FORM = "a decimal string such as '12.50' (no sign, up to 12 digits, 2 decimals)"
+_MONEY_FORM = (
+    "a decimal string such as '12.50' (no sign, up to 12 digits before the point, 2 after)"
+)
 
 
 def _money(value: Any) -> Decimal:
