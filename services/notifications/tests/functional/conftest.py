@@ -80,6 +80,14 @@ class EmulatedAws:
     def heal(self) -> None:
         self.faults.clear()
 
+    def expire_idempotency_records(self) -> int:
+        """Delete every once-only record, as DynamoDB's TTL does once they expire (15 days)."""
+        dynamodb, table = boto3.client("dynamodb"), self.tables["IdempotencyTable"]
+        items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+        for item in items:
+            dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+        return len(items)
+
     def sent(self) -> list[SentEmail]:
         """Every templated email moto's SES accepted, in order."""
         backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
@@ -128,6 +136,7 @@ def aws(sesv2_email_templates: None, monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.setenv("STAGE", STAGE)
         monkeypatch.setenv("SENDER_ADDRESS", SENDER)
         monkeypatch.setenv("IDEMPOTENCY_TABLE", tables["IdempotencyTable"])
+        monkeypatch.setenv("SENT_EMAILS_TABLE", tables["SentEmailsTable"])
         # One attempt per send: a throttled send fails the record at once (SQS retries it).
         monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
         bootstrap.reset()

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from orderflow.contracts import EventEnvelope, consumed_by
-from orderflow.notifications import handler
+from orderflow.notifications import bootstrap, handler
 from orderflow.notifications.adapters import SesEmailSender, ses_template_name
 from orderflow.notifications.domain import TEMPLATES, EmailDeliveryError, email_for
 from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
@@ -49,6 +49,24 @@ def test_three_duplicate_deliveries_send_one_email(aws: Any, customer_event: Eve
     assert [(e.template, e.recipients) for e in aws.sent()] == [
         (ses_template_name("test", "order-confirmation"), ["ann@customers.example"])
     ]
+
+
+def test_an_event_redriven_after_its_idempotency_record_expired_is_emailed_once(
+    aws: Any, customer_event: EventFactory
+) -> None:
+    # GIVEN an email sent, whose once-only record has since expired: a DLQ redrive gives the
+    # message a new id and restarts its retention, so it can come back after 15 days
+    event = customer_event("payment.completed", email="lee@customers.example")
+    assert deliver(sqs_record(event, message_id="m-first")) == []
+    assert aws.expire_idempotency_records() > 0
+
+    # WHEN the event is redriven once more, into a fresh container
+    bootstrap.reset()
+    failed = deliver(sqs_record(event, message_id="m-redriven"))
+
+    # THEN the sent-email ledger decided: SES sent exactly one email
+    assert failed == []
+    assert [e.recipients for e in aws.sent()] == [["lee@customers.example"]]
 
 
 def test_three_copies_in_one_batch_send_one_email(aws: Any, customer_event: EventFactory) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from orderflow.notifications import bootstrap
+from orderflow.notifications.adapters.memory import MemorySentEmails
 from orderflow.notifications.domain import Email, EmailDeliveryError
 from orderflow.testing import MemoryOnceOnly
 
@@ -29,6 +30,7 @@ class InMemoryEmailSender:
 class Fakes:
     sender: InMemoryEmailSender = field(default_factory=InMemoryEmailSender)
     once: MemoryOnceOnly = field(default_factory=MemoryOnceOnly)
+    sent: MemorySentEmails = field(default_factory=MemorySentEmails)
 
 
 @pytest.fixture
@@ -37,4 +39,5 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     wired = Fakes()
     monkeypatch.setattr(bootstrap, "email_sender", lambda: wired.sender)
     monkeypatch.setattr(bootstrap, "once_only", lambda: wired.once)
+    monkeypatch.setattr(bootstrap, "sent_emails", lambda: wired.sent)
     return wired

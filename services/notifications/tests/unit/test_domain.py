@@ -72,7 +72,9 @@ def test_three_deliveries_of_one_event_send_one_email(
     event = customer_event("order.created")
 
     # WHEN it is handled three times (SNS duplicate, SQS retry, DLQ redrive)
-    outcomes = [send_notification(event, fakes.sender, fakes.once).outcome for _ in range(3)]
+    outcomes = [
+        send_notification(event, fakes.sender, fakes.once, fakes.sent).outcome for _ in range(3)
+    ]
 
     # THEN exactly one email went out and the repeats were recognised
     assert len(fakes.sender.sent) == 1
@@ -88,9 +90,9 @@ def test_a_send_the_provider_refused_is_sent_on_retry(
 
     # WHEN the record fails, the throttling passes and the record is retried
     with pytest.raises(EmailDeliveryError):
-        send_notification(event, fakes.sender, fakes.once)
+        send_notification(event, fakes.sender, fakes.once, fakes.sent)
     fakes.sender.refuse.clear()
-    retried = send_notification(event, fakes.sender, fakes.once)
+    retried = send_notification(event, fakes.sender, fakes.once, fakes.sent)
 
     # THEN the failed attempt was not remembered as sent, and the retry sent it once
     assert retried.outcome is Outcome.SENT
@@ -104,7 +106,45 @@ def test_a_type_without_template_is_skipped_without_sending(
         customer_event("order.refunded"),
         fakes.sender,
         fakes.once,
+        fakes.sent,
     )
 
     assert notification.outcome is Outcome.SKIPPED
     assert fakes.sender.sent == []
+
+
+def test_an_event_redriven_after_its_idempotency_record_expired_is_not_emailed_again(
+    customer_event: EventFactory, fakes: Any
+) -> None:
+    # GIVEN an email sent long enough ago that its once-only record expired (each DLQ redrive
+    # restarts a message's retention, so a message can outlive the 15-day record)
+    event = customer_event("payment.completed")
+    first = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+    fakes.once.results.clear()
+
+    # WHEN the event is redriven once more
+    again = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+
+    # THEN the sent-email ledger answers: one email, and the repeat names the first send
+    assert len(fakes.sender.sent) == 1
+    assert again.outcome is Outcome.ALREADY_SENT
+    assert again.message_id == first.message_id
+    assert fakes.once.results == {}
+
+
+def test_a_send_whose_ledger_entry_failed_is_recorded_on_retry_without_a_second_email(
+    customer_event: EventFactory, fakes: Any
+) -> None:
+    # GIVEN SES took the email but writing the ledger entry failed (DynamoDB unreachable)
+    event = customer_event("order.created")
+    fakes.sent.failing = 1
+    with pytest.raises(ConnectionError):
+        send_notification(event, fakes.sender, fakes.once, fakes.sent)
+
+    # WHEN the record is retried
+    retried = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+
+    # THEN the once-only record kept the send: no second email, and the ledger has it now
+    assert len(fakes.sender.sent) == 1
+    assert retried.outcome is Outcome.ALREADY_SENT
+    assert fakes.sent.message_id_of(f"email-{event.event_id}") == retried.message_id

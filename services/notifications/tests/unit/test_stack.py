@@ -65,6 +65,7 @@ def test_the_function_reports_partial_batches_with_capped_concurrency(
         "TOPIC_ARN",
         "FAILURE_LEDGER_TABLE",
         "IDEMPOTENCY_TABLE",
+        "SENT_EMAILS_TABLE",
         "SENDER_ADDRESS",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
@@ -72,10 +73,20 @@ def test_the_function_reports_partial_batches_with_capped_concurrency(
 
 
 def test_the_idempotency_table_has_the_powertools_layout(stack: dict[str, Any]) -> None:
-    table = only(stack, "AWS::DynamoDB::Table")
+    table = stack["Resources"]["IdempotencyTable"]["Properties"]
 
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_the_sent_email_ledger_never_expires_and_outlives_the_stack(stack: dict[str, Any]) -> None:
+    # It decides whether an event's email went out after the once-only record has expired.
+    resource = stack["Resources"]["SentEmailsTable"]
+    table = resource["Properties"]
+
+    assert table["KeySchema"] == [{"AttributeName": "email_key", "KeyType": "HASH"}]
+    assert "TimeToLiveSpecification" not in table
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
 
 
 def statements(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:

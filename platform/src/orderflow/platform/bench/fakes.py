@@ -22,6 +22,7 @@ from orderflow.contracts import EventEnvelope, OrderEvent
 from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStockLedger
 from orderflow.inventory.admin import seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
+from orderflow.notifications.adapters.memory import MemorySentEmails
 from orderflow.notifications.domain import Email, send_notification
 from orderflow.payment.adapters.memory import MemoryPayments, OutcomeLog
 from orderflow.payment.domain import (
@@ -143,10 +144,10 @@ def inventory_on_fakes() -> ServiceOnFakes:
 
 def notifications_on_fakes() -> ServiceOnFakes:
     """Templated emails sent once per event, into memory."""
-    sender, once = MemoryEmailSender(), MemoryOnceOnly()
+    sender, once, sent = MemoryEmailSender(), MemoryOnceOnly(), MemorySentEmails()
 
     def handle(event: EventEnvelope) -> None:
-        send_notification(event, sender, once)
+        send_notification(event, sender, once, sent)
 
     return ServiceOnFakes(handle, list)
 

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from orderflow.idempotency import OnceOnly
-    from orderflow.notifications.adapters import SesEmailSender
+    from orderflow.notifications.adapters import DynamoDBSentEmails, SesEmailSender
 
 STAGE_ENV = "STAGE"
 SENDER_ADDRESS_ENV = "SENDER_ADDRESS"
 IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE"
+SENT_EMAILS_TABLE_ENV = "SENT_EMAILS_TABLE"
 
 
 class ConfigurationError(RuntimeError):
@@ -58,7 +59,20 @@ def once_only() -> OnceOnly:
     return OnceOnly(required_env(IDEMPOTENCY_TABLE_ENV), client=client)
 
 
+@functools.cache
+def sent_emails() -> DynamoDBSentEmails:
+    """The sent-email ledger over the service's sent-emails table (SENT_EMAILS_TABLE)."""
+    import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
+
+    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
+    from orderflow.notifications.adapters import DynamoDBSentEmails  # noqa: PLC0415
+
+    client = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
+    return DynamoDBSentEmails(required_env(SENT_EMAILS_TABLE_ENV), client=client)
+
+
 def reset() -> None:
     """Forget built adapters, so the next use reads the environment again (tests, local runs)."""
     email_sender.cache_clear()
     once_only.cache_clear()
+    sent_emails.cache_clear()

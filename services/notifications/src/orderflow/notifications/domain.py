@@ -1,6 +1,8 @@
 """Which email an order event earns, and sending it at most once per event.
 
-Pure rules: the email provider and the once-only store come in through the ports.
+Pure rules: the email provider, the once-only store and the sent-email ledger come in through
+the ports. The ledger decides first (it never expires); the once-only store guards the send
+itself (concurrent deliveries, a retry after the ledger write failed).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from orderflow.contracts import CustomerFacing, EventEnvelope
 
 if TYPE_CHECKING:
-    from orderflow.notifications.ports import EmailSender, OncePerKey
+    from orderflow.notifications.ports import EmailSender, OncePerKey, SentEmails
 
 TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
@@ -88,12 +90,17 @@ def email_for(event: EventEnvelope) -> Email | None:
     )
 
 
-def send_notification(event: EventEnvelope, sender: EmailSender, once: OncePerKey) -> Notification:
+def send_notification(
+    event: EventEnvelope, sender: EmailSender, once: OncePerKey, sent: SentEmails
+) -> Notification:
     """Send the email ``event`` earns unless it was already sent; skip types with no template."""
     event_id, event_type = str(event.event_id), event.TYPE
     email = email_for(event)
     if email is None:
         return Notification(event_id, event_type, Outcome.SKIPPED)
+    known = sent.message_id_of(email.key)
+    if known is not None:
+        return Notification(event_id, event_type, Outcome.ALREADY_SENT, email.template, known)
     sent_now: list[str] = []
 
     def send() -> dict[str, Any]:
@@ -101,6 +108,9 @@ def send_notification(event: EventEnvelope, sender: EmailSender, once: OncePerKe
         sent_now.append(message_id)
         return {"message_id": message_id}
 
-    result = once.run(email.key, send)
+    message_id = str(once.run(email.key, send)["message_id"])
+    # Recorded on every delivery that finds no entry: a failed write is healed by the retry,
+    # which gets the send from the once-only store instead of sending again.
+    sent.record(email, message_id)
     outcome = Outcome.SENT if sent_now else Outcome.ALREADY_SENT
-    return Notification(event_id, event_type, outcome, email.template, str(result["message_id"]))
+    return Notification(event_id, event_type, outcome, email.template, message_id)

@@ -31,7 +31,9 @@ consumer = SqsConsumer(SERVICE, logger=logger)
 
 def notify(event: EventEnvelope) -> None:
     """Send the event's email unless it already went out; skip types with no template."""
-    notification = send_notification(event, bootstrap.email_sender(), bootstrap.once_only())
+    notification = send_notification(
+        event, bootstrap.email_sender(), bootstrap.once_only(), bootstrap.sent_emails()
+    )
     count(notification)
     # Ids and the template only: the address stays out of logs (and traces) entirely.
     logger.info(
