@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -29,17 +30,22 @@ def test_fingerprint_separates_kinds_and_services() -> None:
     assert base != fingerprint("inventory", "GatewayError", "gateway timed out")
 
 
+@pytest.fixture
+def ledger() -> Iterator[FailureLedger]:
+    """A failure ledger on an in-process moto table."""
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName="failures",
+            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield FailureLedger("failures", client)
+
+
 @pytest.mark.functional
-@mock_aws
-def test_a_record_keeps_first_seen_and_counts_every_failure() -> None:
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="failures",
-        KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ledger = FailureLedger("failures", client)
+def test_a_record_keeps_first_seen_and_counts_every_failure(ledger: FailureLedger) -> None:
 
     for receive_count in (1, 2, 3):
         ledger.record(
@@ -62,18 +68,11 @@ def test_a_record_keeps_first_seen_and_counts_every_failure() -> None:
 
 
 @pytest.mark.functional
-@mock_aws
 @pytest.mark.parametrize("raw", [False, True], ids=["sns-wrapped", "raw-delivery"])
-def test_a_contract_violation_is_recorded_with_the_order_id_it_names(raw: bool) -> None:
+def test_a_contract_violation_is_recorded_with_the_order_id_it_names(
+    ledger: FailureLedger, raw: bool
+) -> None:
     # GIVEN a consumer with a ledger, and an order whose total is a JSON float
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="failures",
-        KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ledger = FailureLedger("failures", client)
     document = json.loads(make_order("ord-float").model_dump_json())
     document["total"]["amount"] = 10.0
     event = json.dumps(document)
