@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 REDRIVE_WINDOW_SECONDS = DLQ_RETENTION_SECONDS + 24 * 3600
-"""How long a completed effect is remembered: longer than a message can wait in a DLQ."""
+"""How long a completed effect is remembered: longer than a message can wait in a DLQ once.
+
+Not longer than a message can live: a redrive (a move task) gives the message a new id and
+enqueue time and restarts its retention, so after repeated redrives a message can come back
+after its record expired. A service whose effect must never repeat checks its own durable
+record (the payments table, the sent-email ledger) before calling ``run``.
+"""
 
 
 class OnceOnly:
@@ -20,7 +26,9 @@ class OnceOnly:
     A concurrent second attempt raises Powertools' ``IdempotencyAlreadyInProgressError`` so its
     record fails and retries later, when it sees the first attempt's result. An effect that
     raises is not remembered, so a retry runs it again: the effect itself must be safe to retry
-    (an idempotency key at the provider), which is why keys are business identities.
+    (an idempotency key at the provider), which is why keys are business identities. A record
+    expires (``REDRIVE_WINDOW_SECONDS``): it guards retries and concurrent deliveries, it is not
+    the durable record of whether the effect ever happened.
     """
 
     def __init__(
