@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from click.testing import CliRunner, Result
 from orderflow.contracts import SERVICES, consumers_of
 from orderflow.messaging import EventPublisher
 from orderflow.platform.aws import AwsClients
+from orderflow.platform.backlog import backlogs
 from orderflow.platform.cli import cli
+from orderflow.platform.emulator import sqs_metrics
+from orderflow.platform.stage import discover_queues
 from orderflow.testing import make_order
 
 from .conftest import ROOT, STAGE, StageOnMoto, consume_until_dead_lettered, deploy_template
@@ -238,6 +243,72 @@ def test_status_shows_each_service(aws: AwsClients, stage: StageOnMoto) -> None:
     human = run("--stage", STAGE, "status")
     assert human.exit_code == 0
     assert "notifications" in human.output
+
+
+@pytest.fixture
+def sqs_minute(aws: AwsClients) -> Iterator[Callable[[datetime], None]]:
+    """SQS publishing its metrics to CloudWatch (the emulator's), at times the test chooses."""
+    sqs_metrics.install()
+
+    def publish(at: datetime) -> None:
+        sqs_metrics.publish_sqs_metrics(at)
+
+    yield publish
+    sqs_metrics.uninstall()
+
+
+def drain(aws: AwsClients, url: str) -> None:
+    sqs = aws.sqs()
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_status_and_dlq_ls_show_no_oldest_age_for_an_empty_queue(
+    aws: AwsClients, stage: StageOnMoto, sqs_minute: Callable[[datetime], None]
+) -> None:
+    # GIVEN one order on every queue and a message in payment's DLQ, in SQS's last minute
+    run_json("publish", "--item", "sku-mug:1")
+    aws.sqs().send_message(QueueUrl=stage.queue_url("payment", "dlq"), MessageBody="{}")
+    minute = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=3)
+    sqs_minute(minute)
+    # WHEN payment's queue and DLQ are emptied, and SQS publishes again (no age for them)
+    drain(aws, stage.queue_url("payment"))
+    drain(aws, stage.queue_url("payment", "dlq"))
+    sqs_minute(minute + timedelta(seconds=1))
+    status = {r["service"]: r for r in run_json("status")["services"]}
+    dlqs = {r["service"]: r for r in run_json("dlq", "ls")["dlqs"]}
+    # THEN payment's empty queues have no oldest age, the others still have theirs
+    assert (status["payment"]["depth"], status["payment"]["oldest_age_seconds"]) == (0, None)
+    assert (dlqs["payment"]["dlq_depth"], dlqs["payment"]["dlq_oldest_age_seconds"]) == (0, None)
+    assert status["inventory"]["oldest_age_seconds"] is not None
+    human = run("--stage", STAGE, "status").output
+    payment = next(line for line in human.splitlines() if line.startswith("payment"))
+    assert [cell.strip() for cell in payment.split("│")][3] == "-"  # OLDEST
+
+
+def test_an_age_from_before_the_queue_emptied_is_not_shown_after_it_refills(
+    aws: AwsClients, stage: StageOnMoto, sqs_minute: Callable[[datetime], None]
+) -> None:
+    # GIVEN payment's queue with an order 30 s old at SQS's minute
+    publisher = EventPublisher(stage.topic_arn, aws.sns())
+    publisher.publish(make_order("ord-old"))
+    start = datetime.now(UTC)
+    sqs_minute(start + timedelta(seconds=30))
+    # WHEN it is emptied before the next minute, and a new order arrives after that minute
+    drain(aws, stage.queue_url("payment"))
+    sqs_minute(start + timedelta(seconds=90))
+    publisher.publish(make_order("ord-new"))
+    services = discover_queues(aws.sqs(), STAGE)
+    found = {
+        b.service: b
+        for b in backlogs(aws.sqs(), aws.cloudwatch(), services, now=start + timedelta(seconds=100))
+    }
+    # THEN payment shows no age (SQS has not measured the new order yet), not the old 30 s
+    assert found["payment"].depth == 1
+    assert found["payment"].oldest_age_seconds is None
+    # AND a queue whose order stayed shows its age from SQS's latest minute
+    assert found["inventory"].oldest_age_seconds == 90
 
 
 def test_alarms_sync_twice_then_ls(aws: AwsClients, stage: StageOnMoto) -> None:

@@ -1,8 +1,11 @@
 """How far behind each consumer is: queue depth, messages in flight, oldest age, DLQ depth.
 
 Depths come from the queue attributes; the age of the oldest message only exists as the
-CloudWatch metric ApproximateAgeOfOldestMessage (SQS has no attribute for it), so it is the
-latest datapoint of the last few minutes, or None when CloudWatch has none.
+CloudWatch metric ApproximateAgeOfOldestMessage (SQS has no attribute for it). SQS reports that
+age only while the queue holds a message, so its last datapoint outlives the messages it
+measured. The age shown is therefore None (no oldest message) when the queue is empty now, or
+when SQS's latest publication for the queue (its ApproximateNumberOfMessagesVisible datapoint,
+sent every minute while the queue is active) carried no age; otherwise it is that latest age.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 AGE_LOOKBACK = timedelta(minutes=10)
+AGE_METRIC = "ApproximateAgeOfOldestMessage"
+DEPTH_METRIC = "ApproximateNumberOfMessagesVisible"
+QUEUES_PER_REQUEST = 250
+"""GetMetricData takes 500 queries a request: two per queue."""
 
 
 @dataclass(frozen=True)
@@ -52,70 +59,89 @@ def queue_depths(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
     )
 
 
+def _sqs_query(query_id: str, metric: str, queue_name: str) -> MetricDataQueryTypeDef:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+            },
+            "Period": 60,
+            "Stat": "Maximum",
+        },
+        "ReturnData": True,
+    }
+
+
 def oldest_ages(
     cloudwatch: CloudWatchClient, queue_names: Sequence[str], now: datetime | None = None
 ) -> dict[str, int | None]:
-    """queue name -> latest ApproximateAgeOfOldestMessage (seconds), None without data."""
-    ages: dict[str, int | None] = dict.fromkeys(queue_names)
-    if not queue_names:
-        return ages
+    """queue name -> ApproximateAgeOfOldestMessage (seconds) of SQS's latest publication for
+    the queue; None when that publication had no age, or CloudWatch has no data."""
     end = now or datetime.now(UTC)
-    queries: list[MetricDataQueryTypeDef] = [
-        {
-            "Id": f"q{index}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/SQS",
-                    "MetricName": "ApproximateAgeOfOldestMessage",
-                    "Dimensions": [{"Name": "QueueName", "Value": name}],
-                },
-                "Period": 60,
-                "Stat": "Maximum",
-            },
-            "ReturnData": True,
-        }
-        for index, name in enumerate(queue_names)
-    ]
-    for start in range(0, len(queries), 500):
+    latest: dict[str, tuple[datetime, float]] = {}
+    for start in range(0, len(queue_names), QUEUES_PER_REQUEST):
+        chunk = range(start, min(start + QUEUES_PER_REQUEST, len(queue_names)))
+        queries: list[MetricDataQueryTypeDef] = []
+        for index in chunk:
+            queries.append(_sqs_query(f"age{index}", AGE_METRIC, queue_names[index]))
+            queries.append(_sqs_query(f"depth{index}", DEPTH_METRIC, queue_names[index]))
         request = {
-            "MetricDataQueries": queries[start : start + 500],
+            "MetricDataQueries": queries,
             "StartTime": end - AGE_LOOKBACK,
             "EndTime": end,
             "ScanBy": "TimestampDescending",
         }
         for page in cloudwatch.get_paginator("get_metric_data").paginate(**request):  # type: ignore[arg-type]
             for result in page.get("MetricDataResults", []):
-                name = queue_names[int(result["Id"][1:])]
-                points = sorted(
-                    zip(result.get("Timestamps", []), result.get("Values", []), strict=False),
-                    reverse=True,
-                )
-                if points and ages[name] is None:
-                    ages[name] = int(points[0][1])
+                for stamp, value in zip(
+                    result.get("Timestamps", []), result.get("Values", []), strict=False
+                ):
+                    if result["Id"] not in latest or stamp > latest[result["Id"]][0]:
+                        latest[result["Id"]] = (stamp, value)
+    ages: dict[str, int | None] = {}
+    for index, name in enumerate(queue_names):
+        age, depth = latest.get(f"age{index}"), latest.get(f"depth{index}")
+        stale = age is not None and depth is not None and depth[0] > age[0]
+        ages[name] = None if age is None or stale else int(age[1])
     return ages
 
 
 def backlogs(
-    sqs: SQSClient, cloudwatch: CloudWatchClient, services: Mapping[str, ServiceQueues]
+    sqs: SQSClient,
+    cloudwatch: CloudWatchClient,
+    services: Mapping[str, ServiceQueues],
+    now: datetime | None = None,
 ) -> list[QueueBacklog]:
     """The backlog of every service of the stage, in routing order."""
     names = [q.queue.name for q in services.values()]
     names += [q.dlq.name for q in services.values() if q.dlq is not None]
-    ages = oldest_ages(cloudwatch, names)
+    ages = oldest_ages(cloudwatch, names, now)
     found: list[QueueBacklog] = []
     for service, queues in services.items():
         depth, in_flight = queue_depths(sqs, queues.queue.url)
-        dlq_depth = queue_depths(sqs, queues.dlq.url)[0] if queues.dlq else None
+        dlq_depth: int | None = None
+        dlq_age: int | None = None
+        if queues.dlq is not None:
+            dlq_depth, dlq_in_flight = queue_depths(sqs, queues.dlq.url)
+            dlq_age = _age_if_held(ages.get(queues.dlq.name), dlq_depth + dlq_in_flight)
         found.append(
             QueueBacklog(
                 service=service,
                 queue=queues.queue.name,
                 depth=depth,
                 in_flight=in_flight,
-                oldest_age_seconds=ages.get(queues.queue.name),
+                oldest_age_seconds=_age_if_held(ages.get(queues.queue.name), depth + in_flight),
                 dlq=queues.dlq.name if queues.dlq else None,
                 dlq_depth=dlq_depth,
-                dlq_oldest_age_seconds=ages.get(queues.dlq.name) if queues.dlq else None,
+                dlq_oldest_age_seconds=dlq_age,
             )
         )
     return found
+
+
+def _age_if_held(age: int | None, held: int) -> int | None:
+    # An empty queue has no oldest message, whatever CloudWatch last heard.
+    return age if held else None
