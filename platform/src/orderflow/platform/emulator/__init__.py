@@ -9,6 +9,8 @@ the embedded AWS (moto in server mode) that the local runtime starts:
 * ``cfn_sam_deploy``: the ``AWS::Serverless-2016-10-31`` transform applied by CloudFormation,
   change sets executed completely and queues updated in place (what ``sam deploy`` needs);
 * ``clock``: AWS durations compressed by one factor, the same everywhere;
+* ``dynamodb_transactions``: TransactWriteItems atomic and isolated against concurrent
+  requests, rolled back item by item;
 * ``sqs_metrics`` and ``alarm_evaluation``: SQS metrics every minute, metric alarms evaluated
   with their actions and "CloudWatch Alarm State Change" events;
 * ``eventbridge_targets`` and ``stepfunctions_execution``: rules that start state machines that

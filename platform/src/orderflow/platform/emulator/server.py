@@ -37,6 +37,7 @@ from orderflow.platform.emulator import (
     cfn_resources,
     cfn_sam_deploy,
     clock,
+    dynamodb_transactions,
     eventbridge_targets,
     lambda_sqs_mappings,
     sesv2_templates,
@@ -59,6 +60,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
     sqs_attributes,
+    dynamodb_transactions,
     cfn_resources,
     cfn_sam_deploy,
     lambda_sqs_mappings,
