@@ -340,11 +340,15 @@ def test_dlq_inspect_and_redrive_through_the_cli(aws: AwsClients, stage: StageOn
     # AND WHEN the larger group is redriven, then the rest
     group = inspected["groups"][0]["fingerprint"]
     one = run_json("dlq", "redrive", "inventory", "--group", group, "--rate", "500")
+    dry = run("--stage", STAGE, "dlq", "redrive", "inventory", "--dry-run")
     rest = run_json("dlq", "redrive", "inventory", "--rate", "500", "--poll", "0.05")
 
-    # THEN three moved selectively, two by the move task, and the DLQ is empty
+    # THEN three moved selectively (counted), two by the move task (SQS's approximate count),
+    # and the DLQ is empty
     assert (one["moved"], one["skipped"], one["failed"]) == (3, 2, 0)
-    assert (rest["status"], rest["moved"]) == ("COMPLETED", 2)
+    assert one["moved_approximate"] is False
+    assert "would move approximately 2," in dry.output
+    assert (rest["status"], rest["moved"], rest["moved_approximate"]) == ("COMPLETED", 2, True)
     assert {r["service"]: r for r in run_json("dlq", "ls")["dlqs"]}["inventory"]["dlq_depth"] == 0
     assert {r["service"]: r for r in run_json("status")["services"]}["inventory"]["depth"] == 5
 

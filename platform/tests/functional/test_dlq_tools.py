@@ -223,6 +223,57 @@ def test_whole_redrive_empties_the_dlq_into_the_source_queue(
     assert depths(aws, failed.queues.dlq.url) == (0, 0)  # type: ignore[union-attr]
 
 
+class SqsWithSettlingCount:
+    """SQS whose move task count lags: a COMPLETED task first reports ``behind`` fewer moved,
+    and catches up by one a read.
+
+    ListMessageMoveTasks' ApproximateNumberOfMessagesMoved is "the approximate number of
+    messages already moved" (ListMessageMoveTasksResultEntry, https://docs.aws.amazon.com/
+    AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasksResultEntry.html); SQS
+    does not promise it is final when the status first reads COMPLETED.
+    """
+
+    def __init__(self, sqs: Any, behind: int) -> None:
+        self._sqs = sqs
+        self._behind = behind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def list_message_move_tasks(self, **kwargs: Any) -> Any:
+        response = self._sqs.list_message_move_tasks(**kwargs)
+        for task in response.get("Results", []):
+            if task.get("Status") == "COMPLETED" and self._behind:
+                task["ApproximateNumberOfMessagesMoved"] -= self._behind
+                self._behind -= 1
+        return response
+
+
+def test_whole_redrive_reports_the_moved_count_once_it_settles_as_approximate(
+    aws: AwsClients, failed: FailedOrders
+) -> None:
+    # GIVEN five failed orders, and an SQS whose moved count reads 3, then 4, then 5 once the
+    # task is COMPLETED
+    sqs = SqsWithSettlingCount(aws.sqs(), behind=2)
+
+    # WHEN the whole DLQ is redriven
+    report = redrive_all(sqs, failed.queues, rate=500, poll_seconds=0.05)  # type: ignore[arg-type]
+
+    # THEN the report carries the settled count, and says it is SQS's approximation
+    assert (report.status, report.moved, report.failed) == ("COMPLETED", 5, 0)
+    assert report.moved_approximate is True
+    assert report.as_dict()["moved_approximate"] is True
+    assert depths(aws, failed.queues.dlq.url) == (0, 0)  # type: ignore[union-attr]
+
+
+def test_a_group_redrive_counts_exactly_what_it_moved(
+    aws: AwsClients, failed: FailedOrders
+) -> None:
+    bug = inspect_dlq(aws.sqs(), failed.ledger, failed.queues).groups[0]
+    report = redrive_group(aws.sqs(), failed.ledger, failed.queues, bug.fingerprint, rate=500)
+    assert (report.moved, report.moved_approximate) == (3, False)
+
+
 def test_a_second_whole_redrive_while_one_runs_is_refused(
     aws: AwsClients, failed: FailedOrders
 ) -> None:

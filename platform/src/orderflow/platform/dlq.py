@@ -7,7 +7,10 @@ A selective redrive sends each message of one failure group back to the source q
 and attributes) and only then deletes it from the DLQ. Interrupted between the two, the message
 exists twice, never zero times; consumers are idempotent, so a duplicate is harmless.
 
-A whole-queue redrive is SQS's own message move task, with a rate.
+A whole-queue redrive is SQS's own message move task, with a rate. Its moved count is SQS's
+ApproximateNumberOfMessagesMoved, approximate by definition and still settling when the task
+reports COMPLETED: it is read again after a pause until it stops changing, and reported as
+approximate.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ HOLD_SECONDS = 120
 MAX_HOLD_SECONDS = 12 * 3600
 """SQS's longest visibility timeout."""
 MOVE_TASK_DONE = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+SETTLE_READS = 5
+"""At most this many extra reads of a finished move task's count, a pause apart."""
 SAMPLE_ORDER_IDS = 5
 
 Progress = Callable[[int, int], None]
@@ -259,6 +264,8 @@ class RedriveReport:
     failed: int = 0
     problems: list[str] = field(default_factory=list)
     status: str = ""
+    moved_approximate: bool = False
+    """True when ``moved`` is SQS's approximate count (a move task), not one we counted."""
 
     def as_dict(self) -> dict[str, Any]:
         """The report for ``--json``."""
@@ -386,6 +393,7 @@ def redrive_all(
     waiting = queue_depths(sqs, dlq.url)[0]
     if dry_run or not waiting:
         report.moved = waiting if dry_run else 0
+        report.moved_approximate = dry_run  # ApproximateNumberOfMessages
         report.status = "DRY-RUN" if dry_run else "EMPTY"
         return report
     request: dict[str, Any] = {"SourceArn": dlq.arn, "DestinationArn": queues.queue.arn}
@@ -401,13 +409,24 @@ def redrive_all(
             ) from error
         raise
     task = wait_for_move_task(sqs, dlq.arn, poll_seconds=poll_seconds, on_progress=on_progress)
+    task = settle_moved_count(sqs, dlq.arn, task, pause_seconds=poll_seconds)
     report.status = str(task.get("Status", ""))
-    report.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+    report.moved = _moved(task)
+    report.moved_approximate = True
     to_move = int(task.get("ApproximateNumberOfMessagesToMove", report.moved))
     if report.status != "COMPLETED":
         report.failed = max(to_move - report.moved, 0)
         report.problems.append(f"move task {report.status}: {task.get('FailureReason', '')}")
     return report
+
+
+def _moved(task: dict[str, Any]) -> int:
+    return int(task.get("ApproximateNumberOfMessagesMoved", 0))
+
+
+def _latest_move_task(sqs: SQSClient, dlq_arn: str) -> dict[str, Any]:
+    results = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
+    return dict(results[0]) if results else {}
 
 
 def wait_for_move_task(
@@ -419,11 +438,36 @@ def wait_for_move_task(
 ) -> dict[str, Any]:
     """Poll the DLQ's latest move task until COMPLETED, FAILED or CANCELLED; return it."""
     while True:
-        results = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
-        task: dict[str, Any] = dict(results[0]) if results else {}
+        task = _latest_move_task(sqs, dlq_arn)
         if on_progress and task:
-            moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+            moved = _moved(task)
             on_progress(moved, int(task.get("ApproximateNumberOfMessagesToMove", moved)))
         if task.get("Status") in MOVE_TASK_DONE:
             return task
         time.sleep(poll_seconds)
+
+
+def settle_moved_count(
+    sqs: SQSClient,
+    dlq_arn: str,
+    task: dict[str, Any],
+    *,
+    pause_seconds: float = 1.0,
+    reads: int = SETTLE_READS,
+) -> dict[str, Any]:
+    """The finished ``task`` read again, a pause apart, until its moved count stops changing.
+
+    ApproximateNumberOfMessagesMoved can still grow after the task says COMPLETED. Two equal
+    reads in a row count as settled; after ``reads`` reads the last one is returned as it is.
+    A newer task on the DLQ ends the reading (its count is not this task's).
+    """
+    current = task
+    for _ in range(reads):
+        time.sleep(pause_seconds)
+        latest = _latest_move_task(sqs, dlq_arn)
+        if latest.get("StartedTimestamp") != task.get("StartedTimestamp"):
+            return current
+        if _moved(latest) == _moved(current):
+            return latest
+        current = latest
+    return current

@@ -116,7 +116,8 @@ def dlq_redrive(
     """Send SERVICE's DLQ back to its source queue, all of it or one --group.
 
     \b
-    whole DLQ:  an SQS message move task at --rate, with progress until it completes
+    whole DLQ:  an SQS message move task at --rate, with progress until it completes;
+                the moved count is SQS's approximate one (re-read until it settles)
     one group:  each message is sent to the source queue, then deleted from the DLQ
 
     Deploy the fix first: a message that fails again returns to the DLQ.
@@ -145,8 +146,10 @@ def dlq_redrive(
 
     def human(console: Console) -> None:
         verb = "would move" if dry_run else "moved"
+        # A move task's count is SQS's ApproximateNumberOfMessagesMoved: say so.
+        moved = f"approximately {report.moved}" if report.moved_approximate else report.moved
         console.print(
-            f"{service} ({report.mode}): {verb} {report.moved}, skipped {report.skipped}, "
+            f"{service} ({report.mode}): {verb} {moved}, skipped {report.skipped}, "
             f"failed {report.failed} [{report.status}]"
         )
         for problem in report.problems:
