@@ -86,9 +86,10 @@ def _stop_on_sigterm() -> threading.Event:
 @click.option(
     "--max-concurrency",
     type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Ceiling on each function's concurrent environments on this machine.",
+    default=None,
+    help="Ceiling on each function's concurrent environments. Default: the concurrency its "
+    "template gives it (ScalingConfig.MaximumConcurrency), as far as this machine's memory "
+    "holds, and at least 2.",
 )
 @click.option(
     "--state-dir",
@@ -102,7 +103,7 @@ def up(
     ctx: click.Context,
     *,
     clock_factor: float,
-    max_concurrency: int,
+    max_concurrency: int | None,
     state_dir: Path,
     stage: str | None,
     json_mode: bool,
@@ -190,9 +191,10 @@ def _check_workers(runtime: LocalRuntime) -> None:
 @click.option(
     "--max-concurrency",
     type=click.IntRange(min=1),
-    default=DemoOptions.max_concurrency,
-    show_default=True,
-    help="Ceiling on each function's concurrent environments on this machine.",
+    default=None,
+    help="Ceiling on each function's concurrent environments. Default: the concurrency its "
+    "template gives it (ScalingConfig.MaximumConcurrency), as far as this machine's memory "
+    "holds, and at least 2.",
 )
 @click.option(
     "--state-dir",
@@ -208,7 +210,7 @@ def demo(
     clock_factor: float,
     bug_service: str,
     seed: int,
-    max_concurrency: int,
+    max_concurrency: int | None,
     state_dir: Path,
     stage: str | None,
     json_mode: bool,

@@ -67,7 +67,8 @@ class DemoOptions:
     ses_latency_ms: int = 100
     analytics_latency_ms: int = 50
     seed: int = 1129
-    max_concurrency: int = 1
+    max_concurrency: int | None = None
+    """None: each function as its template scales it (as far as the machine holds, >= 2)."""
     state_dir: Path = DEFAULT_STATE_DIR
     redrive_rate: int = 10
 

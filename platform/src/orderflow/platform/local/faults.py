@@ -164,14 +164,26 @@ class CrashDice:
         return sum(1 for p in self.directory.iterdir() if p.name.startswith(f"{self.service}-"))
 
     def roll(self) -> bool:
-        """True (and counted) if this invocation crashes."""
+        """True (and counted) if this invocation crashes.
+
+        Environments of one function roll at the same time: under a limit each crash claims a
+        numbered marker file that only one of them can create, so the limit is never exceeded.
+        """
         if not self.rate or (self.limit is not None and self.crashes() >= self.limit):
             return False
         if self._rng.random() >= self.rate:
             return False
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / f"{self.service}-{uuid.uuid4().hex}").touch()
-        return True
+        if self.limit is None:
+            (self.directory / f"{self.service}-{uuid.uuid4().hex}").touch()
+            return True
+        for n in range(self.limit):
+            try:
+                (self.directory / f"{self.service}-{n}").touch(exist_ok=False)
+            except FileExistsError:
+                continue
+            return True
+        return False
 
 
 def _error_response(service_id: str, url: str) -> Any:

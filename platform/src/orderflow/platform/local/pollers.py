@@ -9,14 +9,16 @@ Each poller does what the Lambda documentation describes for SQS:
 * long-polls the queue (``ReceiveMessage`` with all system and message attributes) and gathers
   up to ``BatchSize`` records, waiting at most ``MaximumBatchingWindowInSeconds`` for more;
 * invokes the handler with a real SQS event (``orderflow.messaging.lambda_events``) and a
-  context whose remaining time counts down from the function's ``Timeout``;
+  context whose remaining time counts down from the function's ``Timeout``, in real seconds
+  (see ``invocation_timeout``);
 * on success deletes the records, except those the partial batch response names
   (``ReportBatchItemFailures``); an error, an invalid response, a timeout (the environment is
   killed) or a crash deletes nothing, so every record returns after its visibility timeout and
   SQS moves it to the DLQ past ``maxReceiveCount``.
 
-Durations run on the emulator clock. Each invocation is reported as one JSON line on the
-events file descriptor the runtime passes, for its live status and the demo's timeline.
+AWS durations (visibility timeouts, the batching window, long polls) run on the emulator clock.
+Each invocation is reported as one JSON line on the events file descriptor the runtime passes,
+for its live status, the demo's timeline and the run's invocation log.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +70,46 @@ class InvocationReport:
     ended: float
     cold: bool
     detail: str = ""
+    message_ids: list[str] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+    """the order each record carried, in batch order ("" when its body names none)"""
+    timeout_real: float | None = None
 
     def to_json(self) -> str:
         return json.dumps({"type": "invocation", **asdict(self)})
+
+
+def invocation_timeout(
+    spec: FunctionSpec, clock: EmulatorClock, visibility_timeout_seconds: int | None
+) -> float:
+    """Real seconds one invocation may run: the function's own timeout, as Lambda gives it.
+
+    The work of an invocation (HTTP calls, a slow provider, a busy machine) takes real time,
+    which the emulator clock does not compress: compressed, a 30 s function had 5 real seconds
+    at x6, and on a busy machine whole batches timed out halfway through a send. It is capped by
+    the queue's visibility timeout as the clock runs it, so that a record is never handed out
+    again while the invocation that holds it may still run (Lambda requires visibility >=
+    function timeout); without the queue's setting, the timeout runs on the emulator clock.
+    """
+    if visibility_timeout_seconds is None:
+        return clock.real(spec.timeout_seconds)
+    return max(
+        clock.real(spec.timeout_seconds),
+        min(float(spec.timeout_seconds), clock.real(visibility_timeout_seconds)),
+    )
+
+
+def order_id_of(body: str) -> str:
+    """The order a record's body (SNS notification or raw event) is about, or ""."""
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("Message"), str):
+            document = json.loads(document["Message"])
+    except (TypeError, ValueError):
+        return ""
+    order_id = document.get("order_id") if isinstance(document, dict) else None
+    return order_id if isinstance(order_id, str) else ""
 
 
 def failed_message_ids(
@@ -191,8 +230,12 @@ class SqsPoller:
         stop: threading.Event,
         duplicate_rate: float = 0.0,
         rng: random.Random | None = None,
+        timeout_real: float | None = None,
     ) -> None:
         self.spec = spec
+        self.timeout_real = (
+            timeout_real if timeout_real is not None else clock.real(spec.timeout_seconds)
+        )
         self._sqs = sqs
         self._clock = clock
         self._environment = environment
@@ -275,9 +318,7 @@ class SqsPoller:
         event = lambda_sqs_event([lambda_sqs_record(m, self.spec.queue_arn) for m in messages])
         cold = not self._environment.warm
         started = time.time()
-        outcome, payload = self._environment.invoke(
-            event, self._clock.real(self.spec.timeout_seconds)
-        )
+        outcome, payload = self._environment.invoke(event, self.timeout_real)
         ended = time.time()
         ids = [m["MessageId"] for m in messages]
         if outcome == OK:
@@ -300,6 +341,10 @@ class SqsPoller:
             ended=ended,
             cold=cold,
             detail=detail,
+            message_ids=ids,
+            failed_ids=[i for i in ids if i in failed],
+            order_ids=[order_id_of(m.get("Body", "")) for m in messages],
+            timeout_real=round(self.timeout_real, 3),
         )
         self._report(report)
         return report
@@ -357,6 +402,10 @@ def run_worker(
         region_name=spec.region,
         config=Config(max_pool_connections=slots + 4, retries={"mode": "standard"}),
     )
+    visibility = sqs.get_queue_attributes(
+        QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"].get("VisibilityTimeout")
+    timeout_real = invocation_timeout(spec, clock, int(visibility) if visibility else None)
     events = os.fdopen(events_fd, "w", buffering=1) if events_fd is not None else None
     lock = threading.Lock()
 
@@ -379,6 +428,7 @@ def run_worker(
             stop=stop,
             duplicate_rate=plan.duplicate_delivery_rate,
             rng=random.Random(None if seed is None else seed + n),  # noqa: S311
+            timeout_real=timeout_real,
         )
         for n in range(slots if spec.enabled else 0)
     ]
@@ -393,7 +443,7 @@ def run_worker(
         if os.getppid() != parent:
             stop.set()  # orphaned: the runtime died without stopping us
     # In-flight invocations finish (or time out) before the worker leaves.
-    grace = clock.real(spec.timeout_seconds) + MAX_REAL_POLL_SECONDS + 2
+    grace = timeout_real + MAX_REAL_POLL_SECONDS + 2
     for thread in threads:
         thread.join(timeout=grace)
     if events is not None:

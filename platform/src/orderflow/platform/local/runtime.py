@@ -2,9 +2,11 @@
 
 ``LocalRuntime.start()`` starts the embedded AWS, deploys the platform stack and every service
 stack, subscribes a local pager inbox to the paging topic (standing in for the on-call's email),
-runs ``alarms sync``, starts one worker process per function and writes the endpoint and every
-resource name to ``.orderflow/local.json``. ``stop()`` stops the workers, then the embedded AWS,
-and leaves no process behind.
+runs ``alarms sync``, starts one worker process per function (each with the concurrency its
+template's event source mapping gives it, as far as the machine can hold) and writes the
+endpoint and every resource name to ``.orderflow/local.json``. Every invocation is appended to
+``run/invocations.jsonl`` (batch, outcome, message and order ids, timings). ``stop()`` stops
+the workers, then the embedded AWS, and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ from orderflow.platform.local.stacks import (
 
 DEFAULT_STATE_DIR = Path(".orderflow")
 LOCAL_FILE = "local.json"
+INVOCATION_LOG = "invocations.jsonl"
+ENVIRONMENT_MEMORY_MB = 160
+"""What one execution environment holds: a forked interpreter with boto3 and a handler."""
+MIN_CONCURRENCY = 2
+"""Lambda's smallest ScalingConfig.MaximumConcurrency: a race needs two environments."""
 PAGER_QUEUE = "pager-inbox"
 SENDER_ADDRESS = "orders@orderflow.local"
 WORKER_STOP_SECONDS = 15.0
@@ -60,8 +67,9 @@ class RuntimeOptions:
     region: str = "us-east-1"
     clock_factor: float = 1.0
     state_dir: Path = DEFAULT_STATE_DIR
-    max_concurrency: int | None = 2
-    """Ceiling on each function's concurrent environments (a 2-core machine, not AWS)."""
+    max_concurrency: int | None = None
+    """Ceiling on each function's concurrent environments; None: the template's, as far as the
+    machine can hold (``machine_concurrency``), never below two."""
     faults: FaultPlan = field(default_factory=FaultPlan)
     stack_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """package name -> template parameters, for parameters the local stage sets differently."""
@@ -148,6 +156,37 @@ class FunctionStats:
         self.recent.append(report)
 
 
+def available_memory_mb() -> int | None:
+    """Memory the machine can still give (MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
+def machine_concurrency(functions: int, memory_mb: int | None = None) -> int:
+    """Environments per function this machine holds with every function at that count (>= 2)."""
+    available = memory_mb if memory_mb is not None else available_memory_mb()
+    if available is None:
+        return MIN_CONCURRENCY
+    return max(MIN_CONCURRENCY, available // (ENVIRONMENT_MEMORY_MB * max(1, functions)))
+
+
+def concurrency_ceiling(
+    max_concurrency: int | None, functions: int, memory_mb: int | None = None
+) -> int:
+    """The run's ceiling on each function's environments: the one asked for, else the machine's.
+
+    Under it each function runs with its event source mapping's MaximumConcurrency, so a race
+    in a service or in the embedded AWS shows up here before it shows up on AWS.
+    """
+    return max_concurrency or machine_concurrency(functions, memory_mb)
+
+
 class FunctionWorker:
     """The worker process of one function, and the stats read from its reports."""
 
@@ -160,6 +199,7 @@ class FunctionWorker:
         self._log: IO[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.listeners: list[Callable[[InvocationReport], None]] = []
+        self.invocation_log = run_dir / INVOCATION_LOG
 
     @property
     def pid(self) -> int | None:
@@ -219,12 +259,14 @@ class FunctionWorker:
         self._reader.start()
 
     def _read(self, fd: int) -> None:
-        with os.fdopen(fd, "r") as reports:
+        with os.fdopen(fd, "r") as reports, self.invocation_log.open("a") as log:
             for line in reports:
                 try:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                log.write(line if line.endswith("\n") else line + "\n")
+                log.flush()
                 raw.pop("type", None)
                 report = InvocationReport(**raw)
                 with self._lock:
@@ -425,6 +467,7 @@ class LocalRuntime:
     def _start_workers(self, resources: LocalResources, say: Progress) -> None:
         functions = {name: [svc.function_name] for name, svc in resources.services.items()}
         specs = discover_functions(self.client("lambda"), self.client("sqs"), functions)
+        ceiling = concurrency_ceiling(self.options.max_concurrency, len(specs))
         faults_path = self.run_dir / "faults.json"
         for spec in specs:
             worker = FunctionWorker(spec, self.run_dir)
@@ -433,14 +476,14 @@ class LocalRuntime:
                 self.clock,
                 faults_path,
                 self.faults_dir,
-                self.options.max_concurrency,
+                ceiling,
                 xray_daemon_address=self.xray_daemon.address if self.xray_daemon else None,
             )
             self.workers[spec.service] = worker
             say(
                 f"running {spec.function_name}: batch {spec.batch_size}, window "
                 f"{spec.batching_window_seconds}s, concurrency "
-                f"{spec.concurrency(self.options.max_concurrency)}, timeout {spec.timeout_seconds}s"
+                f"{spec.concurrency(ceiling)}, timeout {spec.timeout_seconds}s"
             )
 
     def _write_local_file(self, resources: LocalResources) -> None:
