@@ -9,6 +9,7 @@ import pytest
 
 from orderflow.consumer import (
     CLIENT_TIMEOUTS,
+    NON_IDEMPOTENT_TIMEOUTS,
     RECORD_BUDGET,
     ClientTimeouts,
     RecordBudget,
@@ -57,7 +58,7 @@ def test_records_left_without_enough_time_are_failed_unstarted() -> None:
     consumer = SqsConsumer(
         "notifications",
         logger=build_logger("notifications-budget"),
-        record_budget=RecordBudget(margin_seconds=1.0),
+        record_budget=RecordBudget(calls=(CLIENT_TIMEOUTS,), margin_seconds=1.0),
     )
     assert consumer.record_budget.milliseconds == 10_000
     # WHEN the batch runs out of time halfway
@@ -104,7 +105,9 @@ def test_a_record_that_fails_keeps_the_rest_of_the_batch_within_budget() -> None
 def test_the_default_budget_outlasts_the_slowest_call_of_every_consumer_client() -> None:
     # One call at its worst: two attempts of connect + read, and one throttling backoff (1 s).
     assert CLIENT_TIMEOUTS.worst_case_seconds() == 2 * (1.0 + 3.0) + 1.0
+    assert NON_IDEMPOTENT_TIMEOUTS.worst_case_seconds() == 1.0 + 8.0
     assert RECORD_BUDGET.admits(CLIENT_TIMEOUTS)
+    assert RECORD_BUDGET.admits(NON_IDEMPOTENT_TIMEOUTS)
     assert RECORD_BUDGET.milliseconds == 10_000
     slower = ClientTimeouts(connect_seconds=3.0, read_seconds=10.0, max_attempts=3)
     assert not RECORD_BUDGET.admits(slower)
@@ -116,6 +119,11 @@ def test_client_timeouts_become_the_botocore_config_clients_are_built_with() -> 
     assert (config.connect_timeout, config.read_timeout) == (1.0, 3.0)
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
     assert config.max_pool_connections == 4
+    # a call with no idempotency key is never repeated by the SDK
+    assert NON_IDEMPOTENT_TIMEOUTS.botocore_config().retries == {
+        "mode": "standard",
+        "total_max_attempts": 1,
+    }
 
 
 @pytest.mark.parametrize("bad", [(0.0, 1.0, 1), (1.0, 0.0, 1), (1.0, 1.0, 0)])

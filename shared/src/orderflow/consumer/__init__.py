@@ -10,6 +10,7 @@ from orderflow.consumer.batch import (
 )
 from orderflow.consumer.budget import (
     CLIENT_TIMEOUTS,
+    NON_IDEMPOTENT_TIMEOUTS,
     RECORD_BUDGET,
     ClientTimeouts,
     RecordBudget,
@@ -17,6 +18,7 @@ from orderflow.consumer.budget import (
 
 __all__ = [
     "CLIENT_TIMEOUTS",
+    "NON_IDEMPOTENT_TIMEOUTS",
     "RECORD_BUDGET",
     "ClientTimeouts",
     "EventHandler",

@@ -5,7 +5,8 @@ once-only record is not yet complete) repeats the effect when the record is retr
 no idempotency key. So the shell starts a record only while the invocation has at least the
 record budget left: the longest one call may take (its timeouts, retries and backoff at their
 worst) plus a margin for the record's other calls at their usual speed. Every AWS client a
-consumer builds uses ``CLIENT_TIMEOUTS``, so no single call can outlast the budget.
+consumer builds uses ``CLIENT_TIMEOUTS`` (or ``NON_IDEMPOTENT_TIMEOUTS`` for a call that must
+not be repeated blindly), so no single call can outlast the budget.
 """
 
 from __future__ import annotations
@@ -56,10 +57,19 @@ class ClientTimeouts:
 
 
 CLIENT_TIMEOUTS = ClientTimeouts(connect_seconds=1.0, read_seconds=3.0, max_attempts=2)
-"""Every consumer's AWS clients (DynamoDB, SNS, SES): one call ends within 9 s, retry included.
+"""Every consumer's AWS clients (DynamoDB, SNS): one call ends within 9 s, retry included.
 
 Generous against AWS's usual milliseconds and the emulator on a busy machine, and one retry for
-a throttle or a dropped connection; a longer outage fails the record and SQS retries it.
+a throttle or a dropped connection; a longer outage fails the record and SQS retries it. A retry
+after a timeout is harmless here: writes are conditional or carry deterministic ids.
+"""
+
+NON_IDEMPOTENT_TIMEOUTS = ClientTimeouts(connect_seconds=1.0, read_seconds=8.0, max_attempts=1)
+"""A call with no idempotency key (SES SendEmail): one attempt, and a long wait for its answer.
+
+The SDK retries a read timeout, and the provider may have accepted the first attempt: a second
+email. So no retry in the call (a throttle fails the record, which SQS retries once the
+once-only record is released), and a read timeout long enough to make that ambiguity rare.
 """
 
 
@@ -67,7 +77,7 @@ a throttle or a dropped connection; a longer outage fails the record and SQS ret
 class RecordBudget:
     """The time left below which a record is not started (and fails, to be retried)."""
 
-    calls: tuple[ClientTimeouts, ...] = (CLIENT_TIMEOUTS,)
+    calls: tuple[ClientTimeouts, ...] = (CLIENT_TIMEOUTS, NON_IDEMPOTENT_TIMEOUTS)
     margin_seconds: float = 1.0
 
     @property
@@ -82,4 +92,4 @@ class RecordBudget:
 
 
 RECORD_BUDGET = RecordBudget()
-"""The budget of every consumer whose clients use ``CLIENT_TIMEOUTS``: 10 s."""
+"""The budget of every consumer whose clients use these timeouts: 10 s."""

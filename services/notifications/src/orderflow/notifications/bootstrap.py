@@ -33,14 +33,15 @@ def email_sender() -> SesEmailSender:
     """The SES v2 sender, from SENDER_ADDRESS and STAGE."""
     import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
 
-    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
+    from orderflow.consumer import NON_IDEMPOTENT_TIMEOUTS  # noqa: PLC0415
     from orderflow.notifications.adapters import SesEmailSender  # noqa: PLC0415
 
-    # One retry absorbs a brief throttle; a longer one fails the record and SQS retries. A send
-    # at its slowest still fits the consumer shell's record budget, so no email is started too
-    # late for its once-only record to complete.
+    # SES has no idempotency key: no retry inside the call (a retried read timeout can be a
+    # second email); a throttle fails the record and SQS retries it. A send at its slowest
+    # still fits the consumer shell's record budget, so no email is started too late for its
+    # once-only record to complete.
     return SesEmailSender(
-        boto3.client("sesv2", config=CLIENT_TIMEOUTS.botocore_config()),
+        boto3.client("sesv2", config=NON_IDEMPOTENT_TIMEOUTS.botocore_config()),
         sender=required_env(SENDER_ADDRESS_ENV),
         stage=required_env(STAGE_ENV),
     )
