@@ -207,11 +207,11 @@ def deployed(
     finally:
         aws.stop()
         # What each deploy took, in the run's output (CI time is the cost of this test).
-        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line("")
+        capture: Any = pytestconfig.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print()
             for what, seconds in deployment.seconds.items():
-                reporter.write_line(f"sam-deploy e2e: {seconds:6.1f} s  {what}")
+                print(f"sam-deploy e2e: {seconds:6.1f} s  {what}")
 
 
 @dataclass
