@@ -57,7 +57,8 @@ def spec(handler: str = "orderflow.payment.handler.handler", **changes: Any) -> 
     return FunctionSpec(**{**fields, **changes})
 
 
-def test_a_function_gets_every_variable_lambda_defines() -> None:
+def test_a_function_gets_every_variable_lambda_defines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     environment = lambda_environment(
         spec(), ENDPOINT, DAEMON, task_root="/srv/task", runtime_dir="/srv/runtime"
     )
@@ -106,6 +107,14 @@ def test_reserved_variables_are_lambdas_and_unreserved_ones_the_functions() -> N
     assert environment["AWS_REGION"] == "us-east-1"
     assert environment["LAMBDA_TASK_ROOT"] != "/elsewhere"
     assert environment["LANG"] == "C.UTF-8"
+
+
+def test_the_runtimes_own_import_path_stays_behind_lambdas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/checkout/src")
+
+    environment = lambda_environment(spec(), ENDPOINT, DAEMON, runtime_dir="/srv/runtime")
+
+    assert environment["PYTHONPATH"] == "/srv/runtime:/checkout/src"
 
 
 def test_the_xray_variables_come_with_active_tracing_only() -> None:

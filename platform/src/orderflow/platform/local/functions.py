@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import secrets
 import sys
 import time
@@ -128,7 +129,9 @@ def lambda_environment(
                 "/opt/lib",
             )
         ),
-        "PYTHONPATH": runtime,
+        # The caller's own import path stays behind the runtime's, so the functions import the
+        # same code the runtime was started with.
+        "PYTHONPATH": ":".join(p for p in (runtime, os.environ.get("PYTHONPATH", "")) if p),
         **tracing,
     }
     reserved = {
