@@ -231,3 +231,44 @@ def test_uninstall_puts_back_moto_as_shipped(aws: Callable[[str], Any]) -> None:
     assert CloudFormationBackend.create_change_set is not shipped
     cfn_sam_deploy.uninstall()
     assert CloudFormationBackend.create_change_set is shipped
+
+
+def test_an_update_that_keeps_an_ssm_parameter_reuses_its_name(
+    cloudformation: Callable[[str], Any],
+) -> None:
+    """Parameter: UsePreviousValue keeps the value the stack uses for the key; for an SSM
+    parameter type that value is the parameter's name, and ResolvedValue what it names.
+    (sam deploy sends UsePreviousValue for every parameter its samconfig does not override.)
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html
+    """
+    cfn, ssm, sqs = cloudformation("cloudformation"), cloudformation("ssm"), cloudformation("sqs")
+    ssm.put_parameter(Name="/orderflow/dev/queue-name", Value="orders", Type="String")
+    template = json.loads(json.dumps(SAM_TEMPLATE))
+    template["Parameters"]["QueueName"] = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/orderflow/dev/queue-name",
+    }
+    template["Resources"]["Queue"]["Properties"]["QueueName"] = {"Ref": "QueueName"}
+    body = json.dumps(template)
+    deploy_by_change_set(cfn, "orders", body, {"MaxReceiveCount": "3"}, "CREATE")
+
+    change_set = cfn.create_change_set(
+        StackName="orders",
+        ChangeSetName="keep",
+        TemplateBody=body,
+        ChangeSetType="UPDATE",
+        Parameters=[
+            {"ParameterKey": "MaxReceiveCount", "ParameterValue": "4"},
+            {"ParameterKey": "QueueName", "UsePreviousValue": True},
+        ],
+    )
+    cfn.get_waiter("change_set_create_complete").wait(
+        ChangeSetName=change_set["Id"], StackName="orders", WaiterConfig={"Delay": 1}
+    )
+    cfn.execute_change_set(ChangeSetName=change_set["Id"], StackName="orders")
+
+    url = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+    assert json.loads(policy["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 4
+    assert cfn.describe_stacks(StackName="orders")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

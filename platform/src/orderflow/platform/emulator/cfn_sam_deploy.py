@@ -11,12 +11,13 @@ transform rejects fails the call with the transform's reasons, as AWS reports th
 ``sam deploy`` goes through change sets, and moto's ExecuteChangeSet leaves the stack half
 updated; this module completes it as the CloudFormation API reference describes the result:
 the stack's outputs, description and parameters are those of the executed change set, and an
-update sets the stack's LastUpdatedTime (UpdateStack too). A change set lists as ``Modify``
-the resources that reference a parameter whose value changed, and an AWS::SQS::Queue whose
-properties changed is updated in place (every property but QueueName and FifoQueue updates
-with no interruption), keeping its messages. A ``TemplateURL`` on the embedded
-AWS's own endpoint is read path-style (``http://host:port/bucket/key[?versionId=v]``), which is
-how ``sam deploy`` addresses the template it uploads when the endpoint is not an AWS domain.
+update sets the stack's LastUpdatedTime (UpdateStack too). ``UsePreviousValue`` of an
+SSM-typed parameter reuses the parameter's name, not its resolved value. A change set lists as
+``Modify`` the resources that reference a parameter whose value changed, and an AWS::SQS::Queue
+whose properties changed is updated in place (every property but QueueName and FifoQueue
+updates with no interruption), keeping its messages. A ``TemplateURL`` on the embedded AWS's
+own endpoint is read path-style (``http://host:port/bucket/key[?versionId=v]``), which is how
+``sam deploy`` addresses the template it uploads when the endpoint is not an AWS domain.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 from orderflow.platform.emulator.extension import Extension, Patch
 
 TRANSFORM = "AWS::Serverless-2016-10-31"
+_SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::"
 ORIGINAL_STAGE = "Original"
 PROCESSED_STAGE = "Processed"
 
@@ -265,6 +267,16 @@ def _change_set_patches() -> list[Patch]:
         if change_set.change_set_type == "UPDATE":
             stack.last_updated_time = utcnow()
 
+    def previous_values(self: Any) -> dict[str, Any]:
+        # UsePreviousValue takes the value the stack was given: for an SSM-typed parameter that
+        # is the parameter's name (its resolved value is only the ResolvedValue).
+        values = dict(self.resource_map.resolved_parameters)
+        slots = (self.template_dict or {}).get("Parameters") or {}
+        for name, slot in slots.items():
+            if name in values and str(slot.get("Type", "")).startswith(_SSM_PARAMETER_TYPE):
+                values[name] = self.parameters.get(name, slot.get("Default"))
+        return values
+
     def stack_update(self: Any, *args: Any, **kwargs: Any) -> None:
         moto_stack_update(self, *args, **kwargs)
         self.last_updated_time = utcnow()
@@ -288,6 +300,7 @@ def _change_set_patches() -> list[Patch]:
     return [
         Patch(CloudFormationBackend, "execute_change_set", execute_change_set),
         Patch(Stack, "update", stack_update),
+        Patch(Stack, "stack_parameters", property(previous_values)),
         Patch(ChangeSet, "diff", change_set_diff),
     ]
 
