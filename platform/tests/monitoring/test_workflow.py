@@ -243,6 +243,8 @@ def test_approval_redrives_verifies_and_resolves(stage: Stage) -> None:
     assert groups["KeyError"]["count"] == 3
     assert sorted(groups["KeyError"]["sampleOrderIds"]) == ["ord-1", "ord-2", "ord-3"]
     assert groups["ValueError"]["count"] == 1
+    # Sample asked for AttributeNames (accepted by every SDK version): SentTimestamp came back
+    assert page["oldestSampledSentAt"].isdigit()
     assert page["runbook"] == f"orderflow dlq inspect {SERVICE} --stage {STAGE}"
     assert [i.id for i in stage.desk.incidents()] == [incident]
     assert stage.desk.incidents()[0].state == "awaiting decision"
