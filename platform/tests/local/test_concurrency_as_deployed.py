@@ -32,6 +32,7 @@ from .test_pollers import ScriptedEnvironment, poller, send, spec_for
 TEMPLATES = {"payment": 10, "inventory": 5, "notifications": 5, "analytics": 2}
 """Each service template's ScalingConfig.MaximumConcurrency (default parameters)."""
 ROOMY_MB = 16_000
+MANY_CPUS = 8
 
 
 def spec_with(**changes: Any) -> FunctionSpec:
@@ -40,23 +41,27 @@ def spec_with(**changes: Any) -> FunctionSpec:
 
 @pytest.mark.parametrize("options", [DemoOptions(), RuntimeOptions()], ids=["demo", "runtime"])
 def test_by_default_each_function_runs_with_its_templates_concurrency(options: Any) -> None:
-    ceiling = concurrency_ceiling(options.max_concurrency, len(TEMPLATES), memory_mb=ROOMY_MB)
+    ceiling = concurrency_ceiling(
+        options.max_concurrency, len(TEMPLATES), memory_mb=ROOMY_MB, cpus=MANY_CPUS
+    )
     assert {
         s: spec_with(maximum_concurrency=n).concurrency(ceiling) for s, n in TEMPLATES.items()
     } == TEMPLATES
 
 
 def test_a_small_machine_still_runs_two_environments_of_each_function() -> None:
-    ceiling = concurrency_ceiling(None, len(TEMPLATES), memory_mb=300)
+    ceiling = concurrency_ceiling(None, len(TEMPLATES), memory_mb=300, cpus=MANY_CPUS)
     assert ceiling == 2
+    assert concurrency_ceiling(None, len(TEMPLATES), memory_mb=ROOMY_MB, cpus=1) == 2
     assert {
         s: spec_with(maximum_concurrency=n).concurrency(ceiling) for s, n in TEMPLATES.items()
     } == dict.fromkeys(TEMPLATES, 2)
 
 
-def test_the_machine_ceiling_follows_its_memory() -> None:
-    assert machine_concurrency(4, memory_mb=4 * 160 * 7) == 7
-    assert concurrency_ceiling(3, 4, memory_mb=ROOMY_MB) == 3
+def test_the_machine_ceiling_follows_its_memory_and_its_cores() -> None:
+    assert machine_concurrency(4, memory_mb=4 * 160 * 7, cpus=MANY_CPUS) == 7
+    assert machine_concurrency(4, memory_mb=ROOMY_MB, cpus=2) == 4
+    assert concurrency_ceiling(3, 4, memory_mb=ROOMY_MB, cpus=MANY_CPUS) == 3
 
 
 @pytest.mark.parametrize(

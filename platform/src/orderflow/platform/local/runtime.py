@@ -48,6 +48,7 @@ ENVIRONMENT_MEMORY_MB = 160
 """What one execution environment holds: a forked interpreter with boto3 and a handler."""
 MIN_CONCURRENCY = 2
 """Lambda's smallest ScalingConfig.MaximumConcurrency: a race needs two environments."""
+ENVIRONMENTS_PER_CPU = 2
 PAGER_QUEUE = "pager-inbox"
 SENDER_ADDRESS = "orders@orderflow.local"
 WORKER_STOP_SECONDS = 15.0
@@ -168,23 +169,33 @@ def available_memory_mb() -> int | None:
     return None
 
 
-def machine_concurrency(functions: int, memory_mb: int | None = None) -> int:
-    """Environments per function this machine holds with every function at that count (>= 2)."""
+def machine_concurrency(
+    functions: int, memory_mb: int | None = None, cpus: int | None = None
+) -> int:
+    """Environments per function this machine holds with every function at that count (>= 2).
+
+    Memory bounds how many environments can exist; the cores bound how many can start at once
+    (each builds its clients on its first record, inside that invocation's timeout): on 2
+    cores more than 4 per function timed out while starting.
+    """
     available = memory_mb if memory_mb is not None else available_memory_mb()
-    if available is None:
-        return MIN_CONCURRENCY
-    return max(MIN_CONCURRENCY, available // (ENVIRONMENT_MEMORY_MB * max(1, functions)))
+    by_memory = available // (ENVIRONMENT_MEMORY_MB * max(1, functions)) if available else 0
+    by_cpu = ENVIRONMENTS_PER_CPU * (cpus if cpus is not None else (os.cpu_count() or 1))
+    return max(MIN_CONCURRENCY, min(by_memory, by_cpu) if available else MIN_CONCURRENCY)
 
 
 def concurrency_ceiling(
-    max_concurrency: int | None, functions: int, memory_mb: int | None = None
+    max_concurrency: int | None,
+    functions: int,
+    memory_mb: int | None = None,
+    cpus: int | None = None,
 ) -> int:
     """The run's ceiling on each function's environments: the one asked for, else the machine's.
 
     Under it each function runs with its event source mapping's MaximumConcurrency, so a race
     in a service or in the embedded AWS shows up here before it shows up on AWS.
     """
-    return max_concurrency or machine_concurrency(functions, memory_mb)
+    return max_concurrency or machine_concurrency(functions, memory_mb, cpus)
 
 
 class FunctionWorker:
