@@ -40,7 +40,13 @@ class CarelessGateway:
         self._orders: dict[str, str] = {}
 
     def charge(
-        self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
+        self,
+        *,
+        idempotency_key: str,
+        order_id: str,
+        amount: Money,
+        payment_token: str,
+        correlation_id: str,
     ) -> ChargeResult:
         self.calls[order_id] += 1
         self._maybe_unavailable()

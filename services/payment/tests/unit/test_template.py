@@ -12,6 +12,11 @@ from orderflow.templates import load_template, resolve, resources_of_type
 from orderflow.testing import template_parameters
 
 STAGE = "test"
+STRIPE_SECRET_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${StripeApiKeySecretName}-??????"
+}
+"""The Stripe key's secret: Secrets Manager appends "-" and six random characters to its name."""
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +53,21 @@ def function(template) -> dict[str, Any]:
     return one(template, "AWS::Serverless::Function")
 
 
+def role_policies(template) -> list[dict[str, Any]]:
+    """The role's policies, a conditional one (``Fn::If``) with the branch that has one."""
+    policies = []
+    for policy in one(template, "AWS::IAM::Role")["Policies"]:
+        if "Fn::If" in policy:
+            _, present, absent = policy["Fn::If"]
+            assert absent == {"Ref": "AWS::NoValue"}
+            policies.append(present)
+        else:
+            policies.append(policy)
+    return policies
+
+
 def role_statements(template) -> list[dict[str, Any]]:
-    role = one(template, "AWS::IAM::Role")
-    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    return [s for policy in role_policies(template) for s in policy["PolicyDocument"]["Statement"]]
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:
@@ -147,6 +164,10 @@ def test_environment_names_every_setting_bootstrap_reads(template):
     assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == "payment"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "orderflow"
+    assert variables["PAYMENT_GATEWAY"] == {"Ref": "Gateway"}
+    assert variables["STRIPE_API_KEY_SECRET"] == {
+        "Fn::If": ["UseStripe", {"Ref": "StripeApiKeySecretName"}, {"Ref": "AWS::NoValue"}]
+    }
     gateway = {k for k in variables if k.startswith("GATEWAY_")}
     assert gateway == {
         "GATEWAY_LATENCY_MS",
@@ -184,6 +205,7 @@ def test_iam_reaches_only_this_services_queue_topic_and_tables(template):
     sqs = {a for acts in by_resource.values() for a in acts if a.startswith("sqs:")}
     assert by_resource[str({"Fn::GetAtt": ["Queue", "Arn"]})] >= sqs
     assert by_resource[str({"Ref": "TopicArn"})] == {"sns:Publish"}
+    assert by_resource[str(STRIPE_SECRET_ARN)] == {"secretsmanager:GetSecretValue"}
     ledger = [k for k in by_resource if "FailureLedgerTableName" in k]
     assert [by_resource[k] for k in ledger] == [{"dynamodb:UpdateItem"}]
     dynamodb_targets = {
@@ -227,3 +249,33 @@ def test_a_message_moved_to_the_dlq_outlives_its_time_in_the_queue(template, par
     assert queue_retention < dlq_retention
     # What is left for the redrive after the longest possible wait in the queue: a week at least.
     assert dlq_retention - queue_retention >= 7 * 24 * 3600
+
+
+def test_the_simulated_gateway_is_the_default_and_stripe_the_other_choice(template):
+    gateway = template["Parameters"]["Gateway"]
+    assert gateway["Default"] == "simulated"
+    assert gateway["AllowedValues"] == ["simulated", "stripe"]
+    assert template["Conditions"]["UseStripe"] == {"Fn::Equals": [{"Ref": "Gateway"}, "stripe"]}
+
+
+def test_only_a_stripe_stack_may_read_the_api_key_and_only_its_one_secret(template):
+    (conditional,) = [p for p in one(template, "AWS::IAM::Role")["Policies"] if "Fn::If" in p]
+    condition, policy, absent = conditional["Fn::If"]
+    assert condition == "UseStripe"
+    assert absent == {"Ref": "AWS::NoValue"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == STRIPE_SECRET_ARN
+    # Nothing else in the role touches Secrets Manager.
+    others = [s for s in role_statements(template) if s is not statement]
+    assert not any(a.startswith("secretsmanager:") for s in others for a in actions_of(s))
+
+
+def test_a_stripe_stack_without_its_secret_is_refused_before_it_deploys(template):
+    (assertion,) = template["Rules"]["StripeNeedsItsSecret"]["Assertions"]
+    assert template["Rules"]["StripeNeedsItsSecret"]["RuleCondition"] == {
+        "Fn::Equals": [{"Ref": "Gateway"}, "stripe"]
+    }
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "StripeApiKeySecretName"}, ""]}]
+    }

@@ -47,7 +47,13 @@ class ApprovingGateway:
         self.refunds: dict[str, str] = {}
 
     def charge(
-        self, *, idempotency_key: str, order_id: str, amount: object, payment_token: str
+        self,
+        *,
+        idempotency_key: str,
+        order_id: str,
+        amount: object,
+        payment_token: str,
+        correlation_id: str = "",
     ) -> ChargeResult:
         if idempotency_key not in self.charges:
             self.charges[idempotency_key] = ChargeApproved(payment_id=f"ch_{order_id}")

@@ -4,7 +4,10 @@ Environment (the template sets all of them):
 
 * ``TOPIC_ARN``: the order-events topic payment publishes its outcomes to;
 * ``PAYMENTS_TABLE``: the payments table; ``IDEMPOTENCY_TABLE``: remembered charges and refunds;
+* ``PAYMENT_GATEWAY``: ``simulated`` (the default) or ``stripe``;
 * ``GATEWAY_*``: the simulated gateway (see ``orderflow.payment.adapters.gateway``);
+* ``STRIPE_API_KEY_SECRET``: with ``stripe``, the Secrets Manager secret holding the API
+  key, read once per container; ``STRIPE_API_BASE`` points the SDK elsewhere (a fake Stripe);
 * ``FAILURE_LEDGER_TABLE``: read by the consumer shell to record why a record failed.
 """
 
@@ -14,13 +17,15 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orderflow.payment.domain import Cashier
 
 if TYPE_CHECKING:
     from orderflow.idempotency import OnceOnly
-    from orderflow.payment.ports import OutcomeObserver
+    from orderflow.payment.ports import OutcomeObserver, PaymentGateway
+
+GATEWAYS = ("simulated", "stripe")
 
 
 class PaymentConfigError(RuntimeError):
@@ -42,10 +47,15 @@ def wiring(observer: OutcomeObserver) -> Wiring:
 
 
 def build(environ: Mapping[str, str], observer: OutcomeObserver) -> Wiring:
-    """Wire the cashier to DynamoDB, SNS and the simulated gateway as ``environ`` says."""
+    """Wire the cashier to DynamoDB, SNS and the card gateway as ``environ`` says."""
     topic_arn = _required(environ, "TOPIC_ARN")
     payments_table = _required(environ, "PAYMENTS_TABLE")
     idempotency_table = _required(environ, "IDEMPOTENCY_TABLE")
+    gateway_name = environ.get("PAYMENT_GATEWAY", "").strip() or "simulated"
+    if gateway_name not in GATEWAYS:
+        raise PaymentConfigError(
+            f"PAYMENT_GATEWAY must be one of {', '.join(GATEWAYS)}, got {gateway_name!r}"
+        )
 
     import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
 
@@ -53,24 +63,67 @@ def build(environ: Mapping[str, str], observer: OutcomeObserver) -> Wiring:
     from orderflow.idempotency import OnceOnly  # noqa: PLC0415
     from orderflow.messaging import EventPublisher  # noqa: PLC0415
     from orderflow.payment.adapters.dynamodb import DynamoDBPaymentRepository  # noqa: PLC0415
-    from orderflow.payment.adapters.gateway import (  # noqa: PLC0415
-        GatewaySettings,
-        SimulatedGateway,
-    )
 
     # The consumer shell's record budget outlasts one call of these clients at its worst, so
     # a charge is never started too late to be recorded.
     config = CLIENT_TIMEOUTS.botocore_config()
     dynamodb = boto3.client("dynamodb", config=config)
     once = OnceOnly(idempotency_table, client=dynamodb)
+    gateway: PaymentGateway
+    if gateway_name == "stripe":
+        gateway = _stripe_gateway(environ, boto3.client("secretsmanager", config=config))
+    else:
+        from orderflow.payment.adapters.gateway import (  # noqa: PLC0415
+            GatewaySettings,
+            SimulatedGateway,
+        )
+
+        gateway = SimulatedGateway(GatewaySettings.from_environ(environ))
     cashier = Cashier(
-        gateway=SimulatedGateway(GatewaySettings.from_environ(environ)),
+        gateway=gateway,
         repository=DynamoDBPaymentRepository(payments_table, client=dynamodb),
         publisher=EventPublisher(topic_arn, client=boto3.client("sns", config=config)),
         once=once,
         observer=observer,
     )
     return Wiring(cashier=cashier, once=once)
+
+
+def _stripe_gateway(environ: Mapping[str, str], secrets: Any) -> PaymentGateway:
+    """The Stripe gateway, its API key read from Secrets Manager (once: at wiring)."""
+    from orderflow.payment.adapters.stripe import (  # noqa: PLC0415  (imports the SDK)
+        StripeGateway,
+        StripeSettings,
+    )
+
+    secret_id = _required(environ, "STRIPE_API_KEY_SECRET")
+    api_key = read_api_key(secrets, secret_id)
+    api_base = environ.get("STRIPE_API_BASE", "").strip() or None
+    return StripeGateway(StripeSettings(api_key=api_key, api_base=api_base))
+
+
+def read_api_key(secrets: Any, secret_id: str) -> str:
+    """The Stripe secret key stored as the secret's string; errors name the secret, never a key.
+
+    A secret (``sk_``) or restricted (``rk_``) key; a publishable key (``pk_``) cannot charge.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        value = secrets.get_secret_value(SecretId=secret_id).get("SecretString") or ""
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise PaymentConfigError(f"cannot read the Stripe API key {secret_id}: {code}") from None
+    except BotoCoreError as error:
+        raise PaymentConfigError(
+            f"cannot read the Stripe API key {secret_id}: {type(error).__name__}"
+        ) from None
+    api_key = value.strip()
+    if not api_key.startswith(("sk_", "rk_")):
+        raise PaymentConfigError(
+            f"secret {secret_id} does not hold a Stripe secret key (sk_... or rk_...)"
+        )
+    return api_key
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:

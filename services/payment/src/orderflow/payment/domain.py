@@ -281,6 +281,7 @@ class Cashier:
                 order_id=order.order_id,
                 amount=order.total,
                 payment_token=order.payment_token,
+                correlation_id=order.correlation_id,
             )
             return charge_result_record(result, self._clock())
 

@@ -32,6 +32,14 @@ class GatewayRequestError(Exception):
     """The gateway refused the request itself (not a decline): retrying will not help."""
 
 
+class IdempotencyKeyReusedError(GatewayRequestError):
+    """The gateway holds this idempotency key for a different request: a bug on our side.
+
+    The record fails on every receive and parks in the DLQ with this reason; nothing was charged
+    by the refused request.
+    """
+
+
 @dataclass(frozen=True)
 class ChargeApproved:
     """The card was charged; ``payment_id`` is the provider's charge id."""
@@ -53,11 +61,19 @@ class PaymentGateway(Protocol):
     """A card payment provider that deduplicates requests by idempotency key."""
 
     def charge(
-        self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
+        self,
+        *,
+        idempotency_key: str,
+        order_id: str,
+        amount: Money,
+        payment_token: str,
+        correlation_id: str,
     ) -> ChargeResult:
         """Charge ``amount`` to the card behind ``payment_token`` (once per key).
 
-        Raises GatewayUnavailableError when the outcome is unknown.
+        ``order_id`` and ``correlation_id`` go with the charge, so the provider's records lead
+        back to the order and its trace. Raises GatewayUnavailableError when the outcome is
+        unknown, IdempotencyKeyReusedError when the key was used for another request.
         """
         ...
 

@@ -44,6 +44,7 @@ from orderflow.payment.ports import (
     ChargeResult,
     GatewayRequestError,
     GatewayUnavailableError,
+    IdempotencyKeyReusedError,
 )
 
 DEFAULT_DECLINE_TOKENS: Mapping[str, str] = {"tok_decline": "card_declined"}
@@ -293,7 +294,13 @@ class SimulatedGateway:
         self._dice_lock = threading.Lock()
 
     def charge(
-        self, *, idempotency_key: str, order_id: str, amount: Money, payment_token: str
+        self,
+        *,
+        idempotency_key: str,
+        order_id: str,
+        amount: Money,
+        payment_token: str,
+        correlation_id: str = "",
     ) -> ChargeResult:
         """Charge once per key (while the key is kept); a declined token gives ChargeDeclined."""
         self._reach(operation="charge", key=idempotency_key, order_id=order_id)
@@ -334,7 +341,7 @@ class SimulatedGateway:
                 result = "declined" if decline_code else "charged"
             _log_call(db, "charge", idempotency_key, order_id, result)
         if rejected:
-            raise GatewayRequestError(rejected)
+            raise IdempotencyKeyReusedError(rejected)
         self._maybe_lose_response(idempotency_key)
         if status == "failed":
             return ChargeDeclined(decline_code=decline_code or DEFAULT_DECLINE_CODE)
@@ -345,6 +352,7 @@ class SimulatedGateway:
         order_id = self.journal.order_of_charge(payment_id) or "-"
         self._reach(operation="refund", key=idempotency_key, order_id=order_id)
         rejected: str | None = None
+        reused: str | None = None
         with self.journal.transaction() as db:
             row = db.execute(
                 "SELECT refund_id, charge_id FROM refunds WHERE idempotency_key = ? "
@@ -354,8 +362,8 @@ class SimulatedGateway:
             if row is not None:
                 refund_id, known_charge = row
                 if known_charge != payment_id:
-                    rejected = f"idempotency key {idempotency_key} reused with other parameters"
-                result = "rejected" if rejected else "replayed"
+                    reused = f"idempotency key {idempotency_key} reused with other parameters"
+                result = "rejected" if reused else "replayed"
             else:
                 refund_id = f"re_{uuid.uuid4().hex[:24]}"
                 rejected = _refund_problem(db, payment_id, amount)
@@ -374,6 +382,8 @@ class SimulatedGateway:
                     )
                 result = "rejected" if rejected else "refunded"
             _log_call(db, "refund", idempotency_key, order_id, result)
+        if reused:
+            raise IdempotencyKeyReusedError(reused)
         if rejected:
             raise GatewayRequestError(rejected)
         self._maybe_lose_response(idempotency_key)
