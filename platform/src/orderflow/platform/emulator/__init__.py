@@ -8,6 +8,8 @@ the embedded AWS (moto in server mode) that the local runtime starts:
   policies, SQS queue policies, CloudWatch alarms, SES templates and identities);
 * ``cfn_sam_deploy``: the ``AWS::Serverless-2016-10-31`` transform applied by CloudFormation,
   change sets executed completely and queues updated in place (what ``sam deploy`` needs);
+* ``cfn_no_value``: list elements that resolve to ``AWS::NoValue`` removed, as CloudFormation
+  removes them;
 * ``clock``: AWS durations compressed by one factor, the same everywhere;
 * ``dynamodb_transactions``: TransactWriteItems atomic and isolated against concurrent
   requests, rolled back item by item;

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from orderflow.platform.emulator import (
     alarm_evaluation,
+    cfn_no_value,
     cfn_resources,
     cfn_sam_deploy,
     clock,
@@ -61,6 +62,7 @@ EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
     sqs_attributes,
     dynamodb_transactions,
+    cfn_no_value,
     cfn_resources,
     cfn_sam_deploy,
     lambda_sqs_mappings,
