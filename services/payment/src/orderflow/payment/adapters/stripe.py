@@ -184,7 +184,7 @@ class StripeGateway:
                 {"idempotency_key": idempotency_key},
             )
         except self._stripe.StripeError as error:
-            raise self._failure("refund", idempotency_key, error) from error
+            raise self._failure(f"refund of {payment_id}", idempotency_key, error) from error
         if refund.status in ("failed", "canceled"):
             raise GatewayRequestError(
                 f"stripe refund {idempotency_key}: refund {refund.id} is {refund.status}"
@@ -194,7 +194,7 @@ class StripeGateway:
     def _failure(self, operation: str, key: str, error: stripe_sdk.StripeError) -> Exception:
         """The port's error for a Stripe error other than a decline."""
         stripe = self._stripe
-        where = f"stripe {operation} {key}"
+        where = f"stripe {operation} ({key})"
         if isinstance(error, stripe.IdempotencyError):
             return IdempotencyKeyReusedError(
                 f"{where}: Stripe refused the key as used for another request: {_said(error)}"
