@@ -45,6 +45,7 @@ from orderflow.platform.emulator import (
     sfn_callbacks,
     sns_tracing,
     sqs_attributes,
+    sqs_index,
     sqs_metrics,
     sqs_move_tasks,
     stepfunctions_execution,
@@ -60,6 +61,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
+    sqs_index,
     sqs_attributes,
     dynamodb_transactions,
     cfn_no_value,

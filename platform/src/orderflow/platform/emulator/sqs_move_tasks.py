@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import copy
 import json
 import threading
@@ -52,6 +53,7 @@ IDLE_POLL_SECONDS = 0.05
 NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
 
 _STORE_ATTRIBUTE = "orderflow_message_move_tasks"
+_ORIGIN_WRAPPER = "orderflow_notes_dead_letter_origin"
 _install_lock = threading.Lock()
 _origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 """Message -> ARN of the queue it was dead-lettered from (moto does not keep this)."""
@@ -126,18 +128,21 @@ class _TaskStore:
 
 def install() -> None:
     """Add the three move-task actions to moto's SQS (idempotent)."""
-    from moto.sqs.models import SQSBackend  # noqa: PLC0415  (moto only where emulating)
+    from moto.sqs.models import Queue, SQSBackend  # noqa: PLC0415  (moto only where emulating)
     from moto.sqs.responses import SQSResponse  # noqa: PLC0415
 
     with _install_lock:
-        if getattr(SQSResponse, "start_message_move_task", None) is _start_message_move_task:
-            return
         # moto dispatches an action to the response method of the same (snake_case) name.
         setattr(SQSResponse, "start_message_move_task", _start_message_move_task)  # noqa: B010
         setattr(SQSResponse, "list_message_move_tasks", _list_message_move_tasks)  # noqa: B010
         setattr(SQSResponse, "cancel_message_move_task", _cancel_message_move_task)  # noqa: B010
-        receive = _remembering_origins(SQSBackend.receive_message)
-        setattr(SQSBackend, "receive_message", receive)  # noqa: B010
+        # Each wrapper is checked on its own: another extension's uninstall may have put back
+        # what it found before this one wrapped it.
+        if not getattr(SQSBackend.receive_message, _ORIGIN_WRAPPER, False):
+            receive = _remembering_origins(SQSBackend.receive_message)
+            setattr(SQSBackend, "receive_message", receive)  # noqa: B010
+        if not getattr(Queue.add_message, _ORIGIN_WRAPPER, False):
+            setattr(Queue, "add_message", _noting_origin(Queue.add_message))  # noqa: B010
 
 
 def stop_all_tasks(timeout: float = 5.0) -> None:
@@ -272,29 +277,46 @@ def _cancel_message_move_task(self: Any) -> Any:
     return ActionResult({"ApproximateNumberOfMessagesMoved": task.moved})
 
 
+_RECEIVING: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "orderflow_sqs_receiving_from", default=None
+)
+"""The queue a receive on this thread is reading, while moto's receive_message runs."""
+
+
 def _remembering_origins(receive: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap SQSBackend.receive_message to note which queue dead-lettered each message.
 
     moto moves a message past ``maxReceiveCount`` to the DLQ inside receive_message and keeps
     no trace of where it came from; AWS does, and a redrive without DestinationArn uses it.
+    The receive names its queue; ``_noting_origin`` sees the move (an add to that queue's DLQ
+    during the receive), so nothing is scanned.
     """
 
     def receive_message(backend: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        queue = backend.queues.get(queue_name)
-        candidates: list[Any] = []
-        if queue is not None and queue.dead_letter_queue is not None and queue.redrive_policy:
-            limit = queue.redrive_policy["maxReceiveCount"]
-            candidates = [m for m in queue._messages if m.approximate_receive_count >= limit]
-        result = receive(backend, queue_name, *args, **kwargs)
-        if candidates:
-            in_dlq = {id(m) for m in queue.dead_letter_queue._messages}
-            for message in candidates:
-                if id(message) in in_dlq:
-                    _origins[message] = queue.queue_arn
-        return result
+        token = _RECEIVING.set(backend.queues.get(queue_name))
+        try:
+            return receive(backend, queue_name, *args, **kwargs)
+        finally:
+            _RECEIVING.reset(token)
 
     receive_message.__wrapped__ = receive  # type: ignore[attr-defined]
+    setattr(receive_message, _ORIGIN_WRAPPER, True)
     return receive_message
+
+
+def _noting_origin(add: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap Queue.add_message: a message added to the DLQ of the queue being received from was
+    dead-lettered from that queue."""
+
+    def add_message(queue: Any, message: Any) -> Any:
+        source = _RECEIVING.get()
+        if source is not None and source is not queue and source.dead_letter_queue is queue:
+            _origins[message] = source.queue_arn
+        return add(queue, message)
+
+    add_message.__wrapped__ = add  # type: ignore[attr-defined]
+    setattr(add_message, _ORIGIN_WRAPPER, True)
+    return add_message
 
 
 def _store(backend: Any) -> _TaskStore:
