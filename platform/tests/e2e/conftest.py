@@ -83,7 +83,9 @@ def local_run(tmp_path: Path) -> Iterator[Callable[..., LocalRun]]:
             RuntimeOptions(
                 state_dir=tmp_path / "state",
                 faults=faults or FaultPlan(),
-                **{"clock_factor": 10.0, "max_concurrency": 1, **options},
+                # Concurrency as deployed: each function at its template's MaximumConcurrency
+                # (as far as the machine holds, at least 2), so races show up here first.
+                **{"clock_factor": 10.0, **options},
             )
         )
         started.append(runtime)
