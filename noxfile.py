@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -251,6 +253,59 @@ def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
     return archive
 
 
+MOTO_SUITES = (
+    "test_sqs", "test_sns", "test_dynamodb", "test_cloudwatch", "test_cloudformation",
+    "test_events", "test_stepfunctions", "test_sesv2", "test_xray",
+)  # fmt: skip
+"""moto's tests for every service an emulator extension touches."""
+
+
+def locked_version(name: str) -> str:
+    """The version of ``name`` that uv.lock pins."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return next(p["version"] for p in lock["package"] if p["name"] == name)
+
+
+@nox.session(tags=["ci"])
+def conformance(session: nox.Session) -> None:
+    """moto's own tests, from the locked moto's sdist, with every emulator extension installed.
+
+    A test that fails only with the extensions fails the session, unless
+    platform/src/orderflow/platform/emulator/conformance.toml lists it with its AWS reference.
+    ``-- --conformance-plain`` runs the same tests on plain moto, for comparison.
+    """
+    sync(session, "platform")
+    session.install("freezegun>=1.5", "pytest-xdist>=3.6", "pytest-timeout>=2.3")
+    version = locked_version("moto")
+    cache = Path(session.cache_dir) / "moto-sdist"
+    sdist = cache / f"moto-{version}.tar.gz"
+    if not sdist.exists():
+        session.run(
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+            ":all:", f"moto=={version}", "-d", str(cache), external=True,
+        )  # fmt: skip
+    suite = Path(session.create_tmp()) / f"moto-{version}"
+    shutil.rmtree(suite, ignore_errors=True)
+    with tarfile.open(sdist) as archive:
+        members = [
+            m for m in archive.getmembers()
+            if m.name.startswith(f"moto-{version}/tests/") or m.name == f"moto-{version}/setup.cfg"
+        ]  # fmt: skip
+        archive.extractall(suite.parent, members=members, filter="data")
+    session.chdir(suite)
+    # Paths among the arguments (tests/test_sqs, a test id) replace the default suites.
+    chosen = [arg for arg in session.posargs if arg.startswith("tests/")]
+    options = [arg for arg in session.posargs if not arg.startswith("tests/")]
+    session.run(
+        "pytest", *(chosen or [f"tests/{name}" for name in MOTO_SUITES]),
+        "-p", "orderflow.platform.emulator.conformance", "-p", "no:cacheprovider",
+        "-m", "not requires_docker and not network", "-n", "2", "-q", "-W", "ignore",
+        # A guard, not a measure: a deadlocked test fails instead of holding CI to its limit.
+        "--timeout", "300",
+        *options,
+    )  # fmt: skip
+
+
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """The Black Friday demo on the local runtime: nox -s demo [-- --orders 200 --json]."""
@@ -315,7 +370,7 @@ def bench(session: nox.Session) -> None:
         image = out / "images" / service
         shutil.rmtree(image, ignore_errors=True)
         with zipfile.ZipFile(archive) as zipped:
-            zipped.extractall(image)
+            zipped.extractall(image)  # noqa: S202  (the zip this session just built)
     install_runtime_provided(session, out / "runtime")
     session.run(
         "python",

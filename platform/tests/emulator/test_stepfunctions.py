@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -179,3 +180,48 @@ def test_a_disabled_rule_delivers_nothing(running: Callable[[str], Any]) -> None
     events.disable_rule(Name="dlq-alarms")
     alarm_event(events, "ALARM")
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_an_event_forwarded_to_another_bus_reaches_that_buses_machine(
+    running: Callable[[str], Any],
+) -> None:
+    """A rule may target another event bus, whose rules (any target kind) run on the same thread.
+
+    EventBridge documents event buses as targets ("Sending and receiving events between AWS
+    accounts in Amazon EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html;
+    the same holds within one account). moto's own test_put_events_event_bus_forwarding_rules
+    hung with this extension installed while the outer rule held a lock the inner one waited for.
+    """
+    arn = deploy_machine(running, {"Definition": ECHO})
+    events, sfn = running("events"), running("stepfunctions")
+    inner = events.create_event_bus(Name="incidents")["EventBusArn"]
+    events.put_rule(
+        Name="to-workflow",
+        EventBusName="incidents",
+        EventPattern=json.dumps({"source": ["aws.cloudwatch"]}),
+    )
+    sqs = running("sqs")
+    queue_url = sqs.create_queue(QueueName="incident-audit")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    events.put_targets(
+        Rule="to-workflow",
+        EventBusName="incidents",
+        Targets=[
+            {"Id": "wf", "Arn": arn},
+            {"Id": "audit", "Arn": queue_arn["Attributes"]["QueueArn"]},
+        ],
+    )
+    events.put_rule(
+        Name="forward",
+        EventPattern=json.dumps({"source": ["aws.cloudwatch"]}),
+        State="ENABLED",
+    )
+    events.put_targets(Rule="forward", Targets=[{"Id": "bus", "Arn": inner}])
+    delivering = threading.Thread(target=alarm_event, args=(events, "ALARM"), daemon=True)
+    delivering.start()
+    delivering.join(timeout=60)  # a guard only: a deadlock would otherwise hang the suite
+    assert not delivering.is_alive(), "delivery to the forwarding rule never returned"
+    [execution] = finished(sfn, arn)
+    assert json.loads(execution["input"])["detail"]["alarmName"] == "payment-dlq-depth"
+    [audited] = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+    assert json.loads(audited["Body"])["detail"]["alarmName"] == "payment-dlq-depth"

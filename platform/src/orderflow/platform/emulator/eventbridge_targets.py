@@ -9,9 +9,9 @@ input. A disabled rule delivers nothing.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -79,8 +79,6 @@ def _patches() -> list[Patch]:
     from moto.events.models import Rule  # noqa: PLC0415
 
     moto_send: Callable[..., None] = Rule.send_to_targets
-    # moto raises on a target type it does not know, so it only ever sees the others.
-    swapping = threading.Lock()
 
     def send_to_targets(
         self: Rule, original_event: dict[str, Any], transform_input: bool = True
@@ -90,12 +88,13 @@ def _patches() -> list[Patch]:
         machines = [t for t in self.targets if is_state_machine(str(t["Arn"]))]
         others = [t for t in self.targets if not is_state_machine(str(t["Arn"]))]
         if others:
-            with swapping:
-                everything, self.targets = self.targets, others
-                try:
-                    moto_send(self, original_event, transform_input)
-                finally:
-                    self.targets = everything
+            # moto raises on a target type it does not know, so it sees the others only: on a
+            # copy of the rule, never by swapping the rule's own targets, since a delivery to
+            # another event bus runs that bus's rules on this same thread (and the rule may be
+            # delivering for another thread meanwhile).
+            narrowed = copy.copy(self)
+            narrowed.targets = others
+            moto_send(narrowed, original_event, transform_input)
         if not machines or not self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
             return
         for target in machines:
