@@ -193,3 +193,29 @@ def test_a_cold_start_on_lambda_neither_loads_the_xray_sdk_nor_patches_botocore(
     # THEN the tracer is on, yet no X-Ray SDK module was imported and botocore is untouched
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[] False"
+
+
+def test_a_tracer_outside_lambda_needs_no_xray_sdk() -> None:
+    # GIVEN a fresh interpreter outside Lambda, where Powertools turns the Tracer off (tests,
+    # the local bench), and shared declares no X-Ray SDK to install
+    code = (
+        "import sys;"
+        "from orderflow.observability import build_tracer;"
+        "tracer = build_tracer('payment');"
+        "tracer.put_annotation('order_id', 'ord-1');"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aws_xray_sdk'))"
+    )
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_LAMBDA_", "LAMBDA_", "_HANDLER", "POWERTOOLS_TRACE"))
+    }
+
+    # WHEN it builds a service's tracer and annotates
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=False
+    )
+
+    # THEN nothing of the X-Ray SDK was imported: the tracer works without it installed
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

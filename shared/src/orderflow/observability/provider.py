@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from orderflow.observability.tracing import Segment, current_segment, traced_subsegment
@@ -99,3 +100,15 @@ def _annotate(segment: Segment | None, key: str, value: str | numbers.Number | b
 def _describe(segment: Segment | None, key: str, value: Any, namespace: str) -> None:
     if segment is not None:
         segment.metadata.setdefault(namespace, {})[key] = value
+
+
+class SegmentTracer(Tracer):
+    """Powertools' Tracer, switched off (outside Lambda) without the X-Ray SDK.
+
+    Off, Powertools' own Tracer flips the X-Ray SDK's global switch, importing the SDK; with
+    our provider, off means the provider records nothing, so the SDK need not be installed.
+    """
+
+    @staticmethod
+    def _disable_tracer_provider() -> None:
+        """Nothing to switch off beyond ``SegmentProvider.recording``."""

@@ -45,12 +45,10 @@ def build_tracer(service: str) -> Tracer:
     ``POWERTOOLS_TRACE_DISABLED``). It never imports the X-Ray SDK nor patches botocore: our
     provider records, and the order's trace header stays on what a consumer publishes.
     """
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415
-
-    from orderflow.observability.provider import SegmentProvider  # noqa: PLC0415
+    from orderflow.observability.provider import SegmentProvider, SegmentTracer  # noqa: PLC0415
 
     provider = SegmentProvider()
-    tracer = Tracer(service=service, provider=provider, auto_patch=False)
+    tracer = SegmentTracer(service=service, provider=provider, auto_patch=False)
     provider.recording = not tracer.disabled
     return tracer
 
