@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 
@@ -176,3 +178,54 @@ def test_a_rejected_message_names_the_order_it_claims_when_that_id_is_well_forme
         parse_body(body)
 
     assert raised.value.claimed_order_id == order_id
+
+
+# --- A function builds only the contracts it uses ---------------------------------------------
+#
+# Building a contract's validator is most of what importing the contracts costs; a Lambda pays it
+# in every cold start. Each runs in a fresh interpreter, since this one has built them all.
+
+
+def contracts_built_after(work: str = "", *, body: str = "") -> list[str]:
+    """The event types whose contracts a fresh interpreter has built after running ``work``."""
+    code = f"""
+import json, sys
+from orderflow.contracts import *
+{work}
+print(json.dumps(sorted(m.TYPE for m in EVENT_MODELS if m.__pydantic_complete__)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, body], capture_output=True, text=True, check=True
+    )
+    built: list[str] = json.loads(done.stdout)
+    return built
+
+
+def test_importing_the_contracts_builds_none_of_them() -> None:
+    assert contracts_built_after() == []
+
+
+def test_a_function_builds_only_the_contracts_it_receives_and_publishes() -> None:
+    # GIVEN an order.created as payment receives it
+    body = json.dumps(order_document())
+
+    # WHEN a fresh function parses it and publishes a payment.completed
+    built = contracts_built_after(
+        """
+order = parse_body(sys.argv[1])
+PaymentCompleted(
+    event_id=derived_event_id(order.order_id, "payment.completed"),
+    occurred_at=utc_now(),
+    order_id=order.order_id,
+    correlation_id=order.correlation_id,
+    producer="payment",
+    customer_email=order.customer_email,
+    payment_id="pay-1",
+    amount=order.total,
+).model_dump_json()
+""",
+        body=body,
+    )
+
+    # THEN those two contracts are built, and none of the six it never saw
+    assert built == ["order.created", "payment.completed"]

@@ -160,9 +160,13 @@ def _event_type_is_required(schema: dict[str, Any]) -> None:
 
 
 class Contract(BaseModel):
-    """Base of every value object in a contract: frozen, strict about unknown fields."""
+    """Base of every value object in a contract: frozen, strict about unknown fields.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Each model builds its validator and serializer on first use, not at import: a function
+    builds only the contracts it receives or publishes, and its cold start none of them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Money(Contract):

@@ -3,15 +3,19 @@
 A body is either an SNS notification (raw message delivery off, the default) whose ``Message``
 holds the event, or the event itself (raw delivery on). Anything else is rejected with a typed
 error, never coerced.
+
+A document's ``event_type`` picks its contract, as the tag of a discriminated union would, but
+only the contract picked is validated: its validator is built on the first document of that
+type, so a function builds the contracts it receives and no others (at import, none).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from orderflow.contracts.errors import (
@@ -20,10 +24,18 @@ from orderflow.contracts.errors import (
     MalformedMessageError,
     UnknownEventTypeError,
 )
-from orderflow.contracts.events import EVENT_TYPES, OrderEvent, OrderId
+from orderflow.contracts.events import EVENT_MODELS, EventEnvelope, OrderEvent, OrderId
 
-_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
-_ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId)
+_CONTRACTS: Mapping[str, type[EventEnvelope]] = {m.TYPE: m for m in EVENT_MODELS}
+_ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId, config=ConfigDict(defer_build=True))
+
+
+class _Tagged(BaseModel):
+    """Only a document's ``event_type``: which contract validates the rest."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    event_type: object = None
 
 
 def event_json(body: str) -> str:
@@ -45,9 +57,12 @@ def event_json(body: str) -> str:
 
 
 def parse_event(event_document: str) -> OrderEvent:
-    """Validate one event document (JSON text) against its contract."""
+    """Validate one event document (JSON text) against the contract its ``event_type`` names."""
     try:
-        return _ADAPTER.validate_json(event_document)
+        event_type = _Tagged.model_validate_json(event_document).event_type
+        if not (isinstance(event_type, str) and event_type in _CONTRACTS):
+            raise UnknownEventTypeError(event_type)
+        return cast("OrderEvent", _CONTRACTS[event_type].model_validate_json(event_document))
     except ValidationError as exc:
         raise _classify(exc, event_document) from exc
 
@@ -98,12 +113,8 @@ def _classify(exc: ValidationError, document: str) -> Exception:
         return MalformedMessageError(f"event is not JSON: {first['msg']}")
     if first["type"] == "model_attributes_type":
         return MalformedMessageError("event is not a JSON object")
-    if first["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-        event_type = _event_type_of(document)
-        if not (isinstance(event_type, str) and event_type in EVENT_TYPES):
-            return UnknownEventTypeError(event_type)
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][1:]) or '<event>'}: {e['msg']}"
+        f"{'.'.join(str(p) for p in e['loc']) or '<event>'}: {e['msg']}"
         for e in exc.errors()
         if not _echoes_an_item_error(e)
     )
