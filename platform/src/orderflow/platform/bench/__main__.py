@@ -22,7 +22,7 @@ from orderflow.platform.bench.settings import all_function_settings
 from orderflow.platform.bench.stats import BenchError
 from orderflow.platform.bench.traffic import reference_traffic
 
-BENCHMARKS = ("cold-start", "records", "throughput", "artifacts", "cost")
+BENCHMARKS = ("cold-start", "records", "throughput", "call-cost", "artifacts", "cost")
 MIN_COLD_START_RUNS = 10
 
 
@@ -47,11 +47,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--record-runs", type=int, default=7)
     parser.add_argument("--throughput-runs", type=int, default=3)
     parser.add_argument("--throughput-orders", type=int, default=40)
+    parser.add_argument("--call-cost-calls", type=int, default=15, help="timed calls per size")
     parser.add_argument("--orders", type=int, default=100, help="reference traffic size")
     args = parser.parse_args(argv)
     if args.cold_start_runs < MIN_COLD_START_RUNS:
         parser.error(f"--cold-start-runs must be at least {MIN_COLD_START_RUNS}")
-    for name in ("record_runs", "throughput_runs", "throughput_orders", "orders"):
+    for name in (
+        "record_runs",
+        "throughput_runs",
+        "throughput_orders",
+        "call_cost_calls",
+        "orders",
+    ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not (args.root / "services").is_dir() or not (args.root / "platform").is_dir():
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         record_runs=args.record_runs,
         throughput_orders=args.throughput_orders,
         throughput_runs=args.throughput_runs,
+        call_cost_calls=args.call_cost_calls,
     )
     started = time.monotonic()
     try:
@@ -110,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cost", "cost model", lambda: suite.aws_cost(settings, traffic, results)),
         ("cold-start", "cold start", lambda: suite.cold_start(options, settings, results)),
         ("throughput", "local throughput", lambda: suite.throughput(options, traffic, results)),
+        ("call-cost", "cost per call", lambda: suite.call_cost(options, results)),
     ]
     for name, title, step in steps:
         if name not in args.skip:
@@ -132,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "record_runs": options.record_runs,
         "throughput_runs": options.throughput_runs,
         "throughput_orders": options.throughput_orders,
+        "call_cost_calls": options.call_cost_calls,
         "skipped": sorted(set(args.skip)),
     }
     path = write_results(out, figures, results.notes, run)

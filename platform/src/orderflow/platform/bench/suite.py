@@ -6,13 +6,16 @@ figure marked "not measured" with the reason, and the others still run.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderflow.contracts import SERVICES
-from orderflow.platform.bench import cost
+from orderflow.platform.bench import callcost, cost
 from orderflow.platform.bench.artifacts import artifact_size
 from orderflow.platform.bench.census import ServiceCensus, census_in_subprocess
 from orderflow.platform.bench.coldstart import (
@@ -42,13 +45,18 @@ RECORD_COST = "per-record cost"
 THROUGHPUT = "local throughput"
 ARTIFACT = "artifact size"
 COST = "cost on AWS"
-SECTIONS = (COLD_START, RECORD_COST, THROUGHPUT, ARTIFACT, COST)
+CALL_COST = "cost per call"
+SECTIONS = (COLD_START, RECORD_COST, THROUGHPUT, CALL_COST, ARTIFACT, COST)
 """The order of the table."""
 
 COLD_START_TARGET = at_most(1.5)
 RECORD_COST_TARGET = at_most(2.0)
 THROUGHPUT_TARGET = at_least(0.70)
 ARTIFACT_TARGET = at_most(10.0)
+CALL_COST_TARGET = at_most(1.5)
+BATCH_PATH_TARGET = at_least(1000.0)
+MESSAGES_PER_SECOND = "messages/s"
+CALL_COST_TIMEOUT_SECONDS = 1800
 WAIT_EXAMPLE_SECONDS = 0.010
 
 
@@ -69,6 +77,7 @@ class Options:
     record_runs: int = 7
     throughput_orders: int = 40
     throughput_runs: int = 3
+    call_cost_calls: int = 15
 
 
 @dataclass
@@ -239,6 +248,87 @@ def _throughput_why(traffic: ReferenceTraffic, censuses: Mapping[str, ServiceCen
         f"the ceiling's {publishes:.1f} publishes and {deliveries:.1f} queue deliveries (plus "
         "receives and deletes), all served by the one embedded AWS process on the same cores."
     )
+
+
+# --- 3b. cost per call -------------------------------------------------------------------
+
+
+def call_cost(options: Options, results: Results) -> None:
+    """Each call's cost at 100,000 queued / stored against at 0, extensions on vs plain moto."""
+    command = [
+        sys.executable,
+        "-m",
+        "orderflow.platform.bench.callcost",
+        "--calls",
+        str(options.call_cost_calls),
+    ]
+    try:
+        done = subprocess.run(  # noqa: S603  (our own module)
+            command,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=CALL_COST_TIMEOUT_SECONDS,
+            cwd=options.root,
+        )
+        costs = callcost.from_json(json.loads(done.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        error = BenchError(f"the cost-per-call run failed: {exc}")
+        for call in callcost.CALLS:
+            results.figures.append(not_measured(CALL_COST, call, RATIO, error))
+        return
+    results.figures.extend(call_cost_figures(costs))
+
+
+def call_cost_figures(costs: Sequence[callcost.CallCost]) -> list[Figure]:
+    """One growth figure per call and the SQS batch path's rate at the largest size."""
+    figures = []
+    for call in callcost.CALLS:
+        figures.append(
+            Figure(
+                CALL_COST,
+                call,
+                callcost.growth(costs, call, callcost.SIDES[0]),
+                RATIO,
+                CALL_COST_TARGET,
+                detail="cost at the largest size / at 0; "
+                + "; ".join(
+                    f"{side}: {_sizes_listing(callcost.per_size(costs, call, side))}"
+                    for side in callcost.SIDES
+                ),
+                data={
+                    side: {str(k): v for k, v in callcost.per_size(costs, call, side).items()}
+                    for side in callcost.SIDES
+                },
+            )
+        )
+    largest = max(c.size for c in costs)
+    rates = {side: callcost.batch_path_rate(costs, side, largest) for side in callcost.SIDES}
+    plain = rates[callcost.SIDES[1]]
+    figures.append(
+        Figure(
+            CALL_COST,
+            f"SQS batch path at {largest:,} queued",
+            rates[callcost.SIDES[0]],
+            MESSAGES_PER_SECOND,
+            BATCH_PATH_TARGET,
+            detail="send 10 + receive 10 + delete 10, in-process; plain moto "
+            + ("not reached" if plain is None else f"{plain:,.0f} messages/s"),
+            data=dict(rates),
+        )
+    )
+    return figures
+
+
+def _sizes_listing(sizes: Mapping[int, float | None]) -> str:
+    return ", ".join(
+        f"{size:,} {'not reached' if seconds is None else ms_precise(seconds)}"
+        for size, seconds in sorted(sizes.items())
+    )
+
+
+def ms_precise(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
 
 
 # --- 4. artifact size --------------------------------------------------------------------
