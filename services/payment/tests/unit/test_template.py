@@ -168,6 +168,9 @@ def test_environment_names_every_setting_bootstrap_reads(template):
     assert variables["STRIPE_API_KEY_SECRET"] == {
         "Fn::If": ["UseStripe", {"Ref": "StripeApiKeySecretName"}, {"Ref": "AWS::NoValue"}]
     }
+    assert variables["STRIPE_API_BASE"] == {
+        "Fn::If": ["UseStripe", {"Ref": "StripeApiBase"}, {"Ref": "AWS::NoValue"}]
+    }
     gateway = {k for k in variables if k.startswith("GATEWAY_")}
     assert gateway == {
         "GATEWAY_LATENCY_MS",

@@ -98,6 +98,14 @@ def _stop_on_sigterm() -> threading.Event:
     show_default=True,
     help=f"Where {LOCAL_FILE} and the run's logs go.",
 )
+@click.option(
+    "--gateway",
+    type=click.Choice(["simulated", "stripe"]),
+    default="simulated",
+    show_default=True,
+    help="payment's card provider: the simulated gateway (fault injection), or Stripe played "
+    "by localstripe beside the embedded AWS.",
+)
 @local_options
 def up(
     ctx: click.Context,
@@ -105,6 +113,7 @@ def up(
     clock_factor: float,
     max_concurrency: int | None,
     state_dir: Path,
+    gateway: str,
     stage: str | None,
     json_mode: bool,
 ) -> None:
@@ -125,6 +134,7 @@ def up(
             clock_factor=clock_factor,
             state_dir=state_dir,
             max_concurrency=max_concurrency,
+            gateway=gateway,
         )
     )
     stop = _stop_on_sigterm()
@@ -202,6 +212,14 @@ def _check_workers(runtime: LocalRuntime) -> None:
     default=DEFAULT_STATE_DIR,
     show_default=True,
 )
+@click.option(
+    "--gateway",
+    type=click.Choice(["simulated", "stripe"]),
+    default="simulated",
+    show_default=True,
+    help="payment's card provider: the simulated gateway (fault injection), or Stripe played "
+    "by localstripe beside the embedded AWS.",
+)
 @local_options
 def demo(
     ctx: click.Context,
@@ -212,6 +230,7 @@ def demo(
     seed: int,
     max_concurrency: int | None,
     state_dir: Path,
+    gateway: str,
     stage: str | None,
     json_mode: bool,
 ) -> None:
@@ -231,6 +250,7 @@ def demo(
         seed=seed,
         max_concurrency=max_concurrency,
         state_dir=state_dir,
+        gateway=gateway,
     )
     _stop_on_sigterm_raises()
     started = time.monotonic()

@@ -71,6 +71,8 @@ class DemoOptions:
     """None: each function as its template scales it (as far as the machine holds, >= 2)."""
     state_dir: Path = DEFAULT_STATE_DIR
     redrive_rate: int = 10
+    gateway: str = "simulated"
+    """payment's card provider: simulated, or stripe (localstripe beside the embedded AWS)."""
 
 
 @dataclass
@@ -166,6 +168,10 @@ class BlackFriday:
         self.console = console
         self.timeline = Timeline(printer=console.print if console else None)
         self.events: list[EventEnvelope] = list(order_traffic(options.orders, seed=options.seed))
+        if options.gateway == "stripe":
+            from orderflow.platform.local.localstripe import on_stripe  # noqa: PLC0415
+
+            self.events = [on_stripe(event) for event in self.events]
         self.orders = [e for e in self.events if isinstance(e, OrderCreated)]
         self.faults = plan_faults(options, self.orders)
         self.stock = initial_stock(self.orders)
@@ -176,6 +182,7 @@ class BlackFriday:
                 state_dir=options.state_dir,
                 max_concurrency=options.max_concurrency,
                 faults=self.faults,
+                gateway=options.gateway,
             )
         )
         self.completion: dict[str, float | None] = {}

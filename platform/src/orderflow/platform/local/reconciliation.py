@@ -275,7 +275,13 @@ def observe(
 
     dynamodb = clients("dynamodb")
     services = resources.services
-    journal = read_journal(resources.gateway_journal)
+    if getattr(resources, "stripe_api_base", ""):
+        from orderflow.platform.local.localstripe import stripe_counts  # noqa: PLC0415
+
+        # On Stripe the provider's own PaymentIntents and Refunds are the count.
+        journal = stripe_counts(resources.stripe_api_base)
+    else:
+        journal = read_journal(resources.gateway_journal)
 
     payments = DynamoDBPaymentRepository(
         services["payment"].outputs["PaymentsTableName"], client=dynamodb

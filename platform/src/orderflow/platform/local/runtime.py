@@ -19,9 +19,9 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from orderflow.platform.emulator.clock import EmulatorClock
 from orderflow.platform.emulator.server import EmbeddedAws
@@ -40,6 +40,9 @@ from orderflow.platform.local.stacks import (
     repository_root,
     stack_templates,
 )
+
+if TYPE_CHECKING:
+    from orderflow.platform.local.localstripe import LocalStripe
 
 DEFAULT_STATE_DIR = Path(".orderflow")
 LOCAL_FILE = "local.json"
@@ -76,6 +79,8 @@ class RuntimeOptions:
     """package name -> template parameters, for parameters the local stage sets differently."""
     sync_alarms: bool = True
     root: Path | None = None
+    gateway: str = "simulated"
+    """payment's card provider: the simulated gateway, or Stripe played by localstripe."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class LocalResources:
     run_dir: str
     gateway_journal: str
     pid: int
+    stripe_api_base: str = ""
+    """localstripe's address when payment runs on Stripe; empty on the simulated gateway."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -326,6 +333,7 @@ class LocalRuntime:
         self.stacks: dict[str, DeployedStack] = {}
         self.resources: LocalResources | None = None
         self.xray_daemon: Any = None
+        self.localstripe: LocalStripe | None = None
         self.malformed: list[str] = []
         self._session: Any = None
 
@@ -369,8 +377,10 @@ class LocalRuntime:
         self.xray_daemon = XRayDaemon(self.client("xray")).start()
         cloudformation, s3 = self.client("cloudformation"), self.client("s3")
         journal = (self.run_dir / "gateway-journal.sqlite").resolve()
+        stripe_parameters = self._start_stripe(say)
         for template in stack_templates(root):
             overrides = dict(self._local_parameters(journal))
+            overrides.update(stripe_parameters)
             overrides.update(options.stack_overrides.get(template.name, {}))
             say(f"deploying {template.stack_name(options.stage)} from {template.path.name}")
             self.stacks[template.name] = deploy_stack(
@@ -382,6 +392,8 @@ class LocalRuntime:
                 region=options.region,
             )
         resources = self._resources(journal)
+        if self.localstripe is not None:
+            resources = replace(resources, stripe_api_base=self.localstripe.url)
         if options.sync_alarms:
             say("alarms sync")
             self._sync_alarms(resources)
@@ -404,6 +416,32 @@ class LocalRuntime:
             "RedrivePollSeconds": "1",
             "DrainChecks": "120",
             **plan.gateway.stack_parameters(journal, plan.seed),
+        }
+
+    def _start_stripe(self, say: Progress) -> dict[str, str]:
+        """With ``gateway="stripe"``: localstripe, the key's secret, payment's parameters."""
+        if self.options.gateway == "simulated":
+            return {}
+        if self.options.gateway != "stripe":
+            raise LocalRuntimeError(
+                f"gateway must be simulated or stripe, got {self.options.gateway!r}"
+            )
+        from orderflow.platform.local.localstripe import (  # noqa: PLC0415
+            LocalStripe,
+            LocalStripeError,
+            store_api_key,
+        )
+
+        try:
+            self.localstripe = LocalStripe(self.run_dir).start()
+        except LocalStripeError as error:
+            raise LocalRuntimeError(str(error)) from None
+        say(f"localstripe at {self.localstripe.url}")
+        secret = store_api_key(self.client("secretsmanager"), self.options.stage)
+        return {
+            "Gateway": "stripe",
+            "StripeApiKeySecretName": secret,
+            "StripeApiBase": self.localstripe.url,
         }
 
     def _refuse_a_second_runtime(self) -> None:
@@ -516,6 +554,9 @@ class LocalRuntime:
             self.xray_daemon.stop()
             self.xray_daemon = None
         self.aws.stop()
+        if self.localstripe is not None:
+            self.localstripe.stop()
+            self.localstripe = None
         path = self.options.state_dir / LOCAL_FILE
         if self.resources is not None and path.is_file():
             try:
