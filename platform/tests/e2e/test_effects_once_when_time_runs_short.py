@@ -87,7 +87,9 @@ def test_slow_providers_and_racing_refunds_send_no_email_twice_and_miss_no_refun
         },
         seed=17,
     )
-    run = local_run(plan, clock_factor=10.0)
+    # Payment's BatchSize as its template advises for a slow gateway: records run one after
+    # another, and a refund that overtook its charge has maxReceiveCount tries to see it.
+    run = local_run(plan, clock_factor=10.0, stack_overrides={"payment": {"BatchSize": "5"}})
     events = refunds_first(traffic(RACE_ORDERS, seed=17), seed=17)
     run.seed_for(events)
     # WHEN the burst goes in, every refund ahead of its charge
