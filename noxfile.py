@@ -38,6 +38,11 @@ LAMBDA_PLATFORM = "x86_64-manylinux_2_28"
 RUNTIME_PROVIDED = (
     "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "python_dateutil", "six",
 )  # fmt: skip
+# The public Powertools layer each function takes (its template's PowertoolsLayerArn, pinned to
+# the locked version) provides Powertools. Its other packages (pydantic and the rest of
+# Powertools' [all] extras, at whatever versions resolved when the layer was built) stay in the
+# zip at our locked versions: Lambda imports a function's own packages before a layer's.
+LAYER_PROVIDED = ("aws_lambda_powertools",)
 
 
 def distribution(package: str) -> str:
@@ -190,7 +195,7 @@ def templates(session: nox.Session) -> None:
 def install_function(session: nox.Session, service: str, target: Path) -> Path:
     """Install ``service`` and its locked dependencies into ``target`` as its function runs them.
 
-    For Lambda: python3.12, manylinux, without what the runtime provides.
+    For Lambda: python3.12, manylinux, without what the runtime and the Powertools layer provide.
     """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -231,7 +236,7 @@ def install_function(session: nox.Session, service: str, target: Path) -> Path:
     for record in target.glob("*.dist-info/direct_url.json"):
         record.unlink()
     for name in os.listdir(target):
-        if name.split("-")[0].split(".")[0] in RUNTIME_PROVIDED:
+        if name.split("-")[0].split(".")[0] in (*RUNTIME_PROVIDED, *LAYER_PROVIDED):
             path = target / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     return target
@@ -330,9 +335,11 @@ def build(session: nox.Session, service: str) -> None:
 
 
 def install_runtime_provided(session: nox.Session, target: Path) -> None:
-    """What the Lambda runtime adds to ``sys.path``: boto3 and its dependencies, compiled.
+    """What Lambda adds to ``sys.path`` beyond the zip, compiled: the runtime's boto3 and its
+    dependencies, and the Powertools layer's package (``LAYER_PROVIDED``).
 
-    Locked versions for the runtime's Python; compiled once, as the runtime ships them.
+    Locked versions for the runtime's Python; compiled once, as the runtime ships them and as
+    the Powertools layer's canary checks its layer does (it fails a layer that compiles source).
     """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -344,7 +351,7 @@ def install_runtime_provided(session: nox.Session, target: Path) -> None:
     pins = [
         line.split(";")[0].strip()
         for line in requirements.read_text().splitlines()
-        if line and line.split("==")[0].replace("-", "_") in RUNTIME_PROVIDED
+        if line and line.split("==")[0].replace("-", "_") in (*RUNTIME_PROVIDED, *LAYER_PROVIDED)
     ]
     session.run(
         "uv", "pip", "install", "--quiet", "--no-deps", "--target", str(target),

@@ -95,3 +95,25 @@ def test_an_artifact_is_measured_zipped_unzipped_and_by_top_level_entry(tmp_path
 def test_a_missing_artifact_says_how_to_make_it(tmp_path):
     with pytest.raises(BenchError, match="nox -s bench"):
         artifact_size(tmp_path / "missing.zip")
+
+
+def test_an_artifact_says_what_it_leaves_to_the_runtime_and_the_powertools_layer(tmp_path):
+    # GIVEN a zip without boto3 and Powertools, and one that still carries Powertools
+    lean, heavy = tmp_path / "lean.zip", tmp_path / "heavy.zip"
+    with zipfile.ZipFile(lean, "w") as archive:
+        archive.writestr("pydantic/main.py", "x")
+    with zipfile.ZipFile(heavy, "w") as archive:
+        archive.writestr("pydantic/main.py", "x")
+        archive.writestr("aws_lambda_powertools/__init__.py", "x")
+
+    # WHEN each is measured
+    lean_size, heavy_size = artifact_size(lean), artifact_size(heavy)
+
+    # THEN the lean one names both as left out and who provides them; the other keeps Powertools
+    assert lean_size.left_out() == [
+        "boto3 (the Lambda runtime provides it)",
+        "botocore (the Lambda runtime provides it)",
+        "aws_lambda_powertools (the public Powertools layer provides it, at the locked version)",
+    ]
+    assert heavy_size.carries("aws_lambda_powertools")
+    assert [entry.split(" ")[0] for entry in heavy_size.left_out()] == ["boto3", "botocore"]

@@ -23,7 +23,9 @@ from botocore.exceptions import ClientError
 from moto.sqs.models import SQSBackend
 
 from orderflow.platform.emulator import (
+    cfn_no_value,
     cfn_resources,
+    lambda_public_layers,
     lambda_sqs_mappings,
     sqs_attributes,
     stepfunctions_execution,
@@ -234,7 +236,14 @@ def test_every_real_stack_deploys_and_the_notifications_dlq_admits_only_its_queu
     aws: Callable[[str], Any], installed: Callable[..., None]
 ) -> None:
     # GIVEN the strict attributes and what the local runtime's deployments need
-    installed(sqs_attributes, cfn_resources, lambda_sqs_mappings, stepfunctions_execution)
+    installed(
+        sqs_attributes,
+        cfn_no_value,
+        cfn_resources,
+        lambda_public_layers,
+        lambda_sqs_mappings,
+        stepfunctions_execution,
+    )
     overrides = {"SenderAddress": "orders@orderflow.local", "ManageSenderIdentity": "true"}
 
     # WHEN the platform stack and every service stack deploy from their templates

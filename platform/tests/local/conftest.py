@@ -10,8 +10,10 @@ import pytest
 from moto import mock_aws
 
 from orderflow.platform.emulator import (
+    cfn_no_value,
     cfn_resources,
     clock,
+    lambda_public_layers,
     lambda_sqs_mappings,
     stepfunctions_execution,
 )
@@ -40,7 +42,13 @@ def aws() -> Iterator[Callable[[str], Any]]:
 @pytest.fixture
 def embedded(aws: Callable[[str], Any]) -> Iterator[Callable[[str], Any]]:
     """moto with what the local runtime's deployments need from the emulator."""
-    modules = (cfn_resources, lambda_sqs_mappings, stepfunctions_execution)
+    modules = (
+        cfn_no_value,
+        cfn_resources,
+        lambda_public_layers,
+        lambda_sqs_mappings,
+        stepfunctions_execution,
+    )
     for module in modules:
         module.install()
     yield aws

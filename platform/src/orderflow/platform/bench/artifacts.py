@@ -1,7 +1,9 @@
-"""Artifact size: each function's deployment zip, as ``nox -s build`` makes it (boto3 left out).
+"""Artifact size: each function's deployment zip, as ``nox -s build`` makes it.
 
 Sizes are in MB (10^6 bytes), the unit Lambda's limits use; what the zip holds is grouped by its
-top-level directory, so the report can say which packages make up the size.
+top-level directory, so the report can say which packages make up the size. The build leaves out
+what Lambda puts on the function's path itself (``LEFT_OUT``), and the figure says, from the zip,
+which of those it indeed left out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from orderflow.platform.bench.stats import BenchError
 
 MB = 1_000_000
 METADATA_GROUP = "(package metadata)"
+LEFT_OUT: tuple[tuple[str, str], ...] = (
+    ("boto3", "the Lambda runtime provides it"),
+    ("botocore", "the Lambda runtime provides it"),
+    ("aws_lambda_powertools", "the public Powertools layer provides it, at the locked version"),
+)
+"""Top-level packages a function uses that its zip should not carry, and who provides them."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,14 @@ class ArtifactSize:
     @property
     def unzipped_mb(self) -> float:
         return self.unzipped_bytes / MB
+
+    def carries(self, entry: str) -> bool:
+        """Whether the zip holds the top-level package or module ``entry``."""
+        return any(name == entry for name, _ in self.by_entry)
+
+    def left_out(self) -> list[str]:
+        """What of ``LEFT_OUT`` the zip does not carry, each with who provides it."""
+        return [f"{name} ({why})" for name, why in LEFT_OUT if not self.carries(name)]
 
     def largest(self, count: int) -> list[tuple[str, float]]:
         """The ``count`` largest top-level entries, in MB unzipped."""

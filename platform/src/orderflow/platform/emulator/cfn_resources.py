@@ -9,7 +9,7 @@ type documents, and removes the resource when the stack is deleted.
 
 It also resolves an ``AWS::SSM::Parameter::Value`` parameter's Default only when the stack
 passes no value for it, as CloudFormation does, and keeps the AWS::Lambda::Function properties
-moto's CloudFormation drops that the runtime reads back (TracingConfig, Architectures).
+moto's CloudFormation drops that the runtime reads back (TracingConfig, Architectures, Layers).
 """
 
 from __future__ import annotations
@@ -443,6 +443,8 @@ def _patches() -> list[Patch]:
             function.tracing_config = dict(properties["TracingConfig"])
         if "Architectures" in properties:
             function.architectures = list(properties["Architectures"])
+        if properties.get("Layers"):
+            function.layers = function._get_layers_data(list(properties["Layers"]))
         return function
 
     def resource_class_from_type(resource_type: str) -> Any:
