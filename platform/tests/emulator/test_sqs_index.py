@@ -238,3 +238,14 @@ def test_messages_held_before_install_are_kept_and_handed_back(
         m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     ]
     assert sorted(bodies) == ["before", "during"]
+
+
+def test_messages_received_and_deleted_are_not_kept_for_the_life_of_the_process(sqs: Any) -> None:
+    """moto remembers every model instance; for SQS that is every message and every copy."""
+    url = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    kept_before = len(Message.instances_tracked)  # type: ignore[attr-defined]
+    for _ in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        for message in sqs.receive_message(QueueUrl=url)["Messages"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert len(Message.instances_tracked) == kept_before  # type: ignore[attr-defined]

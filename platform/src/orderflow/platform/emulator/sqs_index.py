@@ -16,6 +16,9 @@ still reads and writes like one, so moto's own code and the other extensions kee
 * every receipt handle a stored message ever had -> that message (moto accepts old handles);
 * FIFO messages by deduplication id.
 
+Messages are no longer kept in moto's list of every model instance (its ``/moto-api/data.json``
+listing): moto keeps every message ever sent there, and a copy for each receive.
+
 A message's ``visible_at``, ``delayed_until`` and ``receipt_handle`` become properties that tell
 the store of the queue holding the message whenever they change, so whatever changes them
 (moto, the ``clock`` extension, a message move task) keeps the index right, in any install
@@ -289,6 +292,10 @@ def _tracked_attribute(name: str) -> property:
     return property(get, set_)
 
 
+def _untracked_message(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
 def _content_based(queue: Any) -> bool:
     return str(getattr(queue, "content_based_deduplication", False)).lower() == "true"
 
@@ -372,6 +379,9 @@ def _patches() -> list[Patch]:
         Patch(SQSBackend, "change_message_visibility", change_message_visibility),
         Patch(SQSBackend, "is_message_valid_based_on_retention_period", retained),
         *(Patch(Message, name, _tracked_attribute(name)) for name in _TRACKED),
+        # moto's models remember every instance for its model-data endpoint; for messages that
+        # is every message ever sent and a copy per receive, kept for the life of the process.
+        Patch(Message, "__new__", staticmethod(_untracked_message)),
     ]
 
 
