@@ -66,6 +66,7 @@ class ScriptedEnvironment:
         self.answer = answer
         self.events: list[dict[str, Any]] = []
         self.warm = False
+        self.init_duration_ms: float | None = None  # scripted: no handler to import
 
     def invoke(self, event: dict[str, Any], timeout_real: float) -> tuple[str, Any]:
         self.events.append(event)

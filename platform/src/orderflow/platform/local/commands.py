@@ -23,10 +23,11 @@ from orderflow.platform.local.runtime import (
     LocalRuntime,
     RuntimeOptions,
 )
-from orderflow.platform.local.status import service_statuses, status_table
+from orderflow.platform.local.status import init_line, service_statuses, status_table
 
 if TYPE_CHECKING:
     from orderflow.platform.cli.state import CliState
+    from orderflow.platform.local.pollers import InvocationReport
 
 LOCAL_STAGE = "local"
 STATUS_SECONDS = 2.0
@@ -149,7 +150,11 @@ def up(
             )
             console.print(f"other shells: [bold]export {exports}[/bold]")
             console.print("Ctrl-C stops everything.")
-        _watch(runtime, console, stop, live=not state.json and console.is_terminal)
+        live = not state.json and console.is_terminal
+        if not live:  # no live table and its INIT column: a line per environment's init
+            for worker in runtime.workers.values():
+                worker.listeners.append(lambda report: _print_init(console, report))
+        _watch(runtime, console, stop, live=live)
     except KeyboardInterrupt:
         pass
     finally:
@@ -171,6 +176,13 @@ def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, li
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)
             display.update(status_table(title, service_statuses(runtime)))
+
+
+def _print_init(console: Console, report: InvocationReport) -> None:
+    line = init_line(report)
+    if line is not None:
+        with contextlib.suppress(OSError):
+            console.print(f"[dim]init[/dim] {line}")
 
 
 def _check_workers(runtime: LocalRuntime) -> None:

@@ -2,10 +2,13 @@
 
 Like Lambda, an environment handles one invocation at a time, keeps its module state between
 invocations (warm starts), and is thrown away when an invocation times out or the process
-dies. It has Lambda's environment variables (``functions.lambda_environment``), its own log
-stream, and each invocation its own ``_X_AMZN_TRACE_ID``, as Lambda sets them. The poller
-that owns it sends an event and a deadline, and receives the handler's response (JSON
-round-tripped, as Lambda serialises it) or the error it raised.
+dies. Its init is its own: it imports the handler module (module-level code included), times
+that inside the environment and reports it once, when ready (``INIT_DURATION``), as Lambda
+reports ``Init Duration`` for an environment's first invocation. It has Lambda's environment
+variables (``functions.lambda_environment``), its own log stream, and each invocation its own
+``_X_AMZN_TRACE_ID``, as Lambda sets them. The poller that owns it sends an event and a
+deadline, and receives the handler's response (JSON round-tripped, as Lambda serialises it) or
+the error it raised.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import random
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,12 @@ from orderflow.platform.local.functions import (
 
 LOG_STREAM_ENV = "AWS_LAMBDA_LOG_STREAM_NAME"
 TRACE_ENV = "_X_AMZN_TRACE_ID"
+INIT_DURATION = "init_duration_ms"
+"""What the environment reports when ready: its init, timed inside it, in milliseconds.
+
+As Lambda's ``Init Duration`` (the REPORT line of an environment's first invocation): the
+handler module's import, its module-level code included, in a fresh environment.
+"""
 
 
 @dataclass(frozen=True)
@@ -68,13 +78,15 @@ def serve(connection: Any, spec_json: str, plan_json: str, faults_dir: str) -> N
         Path(faults_dir) / CRASHES,
         rng,
     )
+    started = time.perf_counter()
     try:
         module = importlib.import_module(spec.handler_module)
         handler = getattr(module, spec.handler_name)
     except Exception:  # noqa: BLE001  (Lambda reports any init failure, whatever it is)
         connection.send({"init_error": traceback.format_exc(limit=3)})
         return
-    connection.send({"ready": True})
+    init_duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    connection.send({"ready": True, INIT_DURATION: init_duration_ms})
     while True:
         try:
             invocation: Invocation = connection.recv()

@@ -3,7 +3,8 @@
 One worker process per function (``python -m orderflow.platform.local.pollers``), so one
 function's crash or slowness never stalls another. Inside it, as many pollers as the mapping's
 ``ScalingConfig.MaximumConcurrency`` allows (capped by the machine's ceiling), each owning one
-execution environment (``environment``) forked from a server that imported the handler once.
+execution environment (``environment``) that imports the handler itself, as Lambda's do, and
+reports that init with its first invocation.
 Each poller does what the Lambda documentation describes for SQS:
 
 * long-polls the queue (``ReceiveMessage`` with all system and message attributes) and gathers
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from orderflow.platform.emulator.clock import EmulatorClock
-from orderflow.platform.local.environment import Invocation, serve
+from orderflow.platform.local.environment import INIT_DURATION, Invocation, serve
 from orderflow.platform.local.faults import FaultPlan
 from orderflow.platform.local.functions import FunctionSpec, lambda_environment
 
@@ -75,6 +76,8 @@ class InvocationReport:
     order_ids: list[str] = field(default_factory=list)
     """the order each record carried, in batch order ("" when its body names none)"""
     timeout_real: float | None = None
+    init_duration_ms: float | None = None
+    """the environment's init, on its first invocation only (Lambda's REPORT ``Init Duration``)"""
 
     def to_json(self) -> str:
         return json.dumps({"type": "invocation", **asdict(self)})
@@ -151,6 +154,8 @@ class ExecutionEnvironment:
         self._faults_dir = faults_dir
         self._process: Any = None
         self._connection: Any = None
+        self.init_duration_ms: float | None = None
+        """The running environment's init, as it measured it."""
 
     @property
     def warm(self) -> bool:
@@ -178,6 +183,13 @@ class ExecutionEnvironment:
             process.join()
             raise EnvironmentInitError(f"{self._spec.function_name}: {hello['init_error']}")
         self._process, self._connection = process, parent
+        self.init_duration_ms = hello.get(INIT_DURATION)
+        LOGGER.info(
+            "%s: environment %s ready; Init Duration: %s ms",
+            self._spec.function_name,
+            process.pid,
+            self.init_duration_ms,
+        )
 
     def invoke(self, event: dict[str, Any], timeout_real: float) -> tuple[str, Any]:
         """(outcome, response or error text) of one invocation within ``timeout_real``."""
@@ -345,6 +357,7 @@ class SqsPoller:
             failed_ids=[i for i in ids if i in failed],
             order_ids=[order_id_of(m.get("Body", "")) for m in messages],
             timeout_real=round(self.timeout_real, 3),
+            init_duration_ms=self._environment.init_duration_ms if cold else None,
         )
         self._report(report)
         return report
@@ -393,9 +406,10 @@ def run_worker(
     from botocore.config import Config  # noqa: PLC0415
 
     slots = spec.concurrency(concurrency_ceiling)
-    # Environments fork from a server that already imported the handler: warm in milliseconds.
+    # Environments fork from a server that imported the environment's own code; each one then
+    # imports the handler itself, as each Lambda environment's init does (its Init Duration).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["orderflow.platform.local.environment", spec.handler_module])
+    context.set_forkserver_preload(["orderflow.platform.local.environment"])
     sqs = boto3.client(
         "sqs",
         endpoint_url=endpoint_url,

@@ -1,12 +1,13 @@
 """The local runtime's live status: each service's backlog and alarm, and what its function did.
 
 The backlog and alarm columns are what ``orderflow status`` shows (the platform's own
-``backlogs`` and ``alarm_states``); the function columns come from the pollers' reports.
+``backlogs`` and ``alarm_states``); the function columns come from the pollers' reports,
+INIT from the reports of each environment's first invocation (its Init Duration).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from orderflow.platform.backlog import backlogs
 from orderflow.platform.stage import discover_queues
 
 if TYPE_CHECKING:
+    from orderflow.platform.local.pollers import InvocationReport
     from orderflow.platform.local.runtime import FunctionStats, LocalRuntime
 
 
@@ -33,6 +35,8 @@ class ServiceStatus:
     processed: int
     failed: int
     invocations: Mapping[str, int]
+    init_durations_ms: tuple[float, ...] = ()
+    """Each recent execution environment's init, as it reported it (oldest first)."""
 
 
 def service_statuses(runtime: LocalRuntime) -> list[ServiceStatus]:
@@ -56,9 +60,32 @@ def service_statuses(runtime: LocalRuntime) -> list[ServiceStatus]:
                 processed=stats.records_succeeded if stats else 0,
                 failed=stats.records_failed if stats else 0,
                 invocations=dict(stats.invocations) if stats else {},
+                init_durations_ms=init_durations(stats.recent) if stats else (),
             )
         )
     return rows
+
+
+def init_durations(reports: Iterable[InvocationReport]) -> tuple[float, ...]:
+    """The init each environment reported with its first invocation, in order."""
+    return tuple(r.init_duration_ms for r in reports if r.init_duration_ms is not None)
+
+
+def init_line(report: InvocationReport) -> str | None:
+    """``payment: Init Duration 412.30 ms`` for an environment's first invocation, else None."""
+    if report.init_duration_ms is None:
+        return None
+    return f"{report.service}: Init Duration {report.init_duration_ms:.2f} ms"
+
+
+def init_summary(durations: Sequence[float]) -> str:
+    """The latest environment's init, and the slowest and how many when there were more."""
+    if not durations:
+        return "-"
+    latest = f"{durations[-1]:.0f} ms"
+    if len(durations) == 1:
+        return latest
+    return f"{latest} (max {max(durations):.0f} ms of {len(durations)})"
 
 
 def _invocations(counts: Mapping[str, int]) -> str:
@@ -84,6 +111,7 @@ def status_table(title: str, rows: list[ServiceStatus]) -> Table:
             "DONE",
             "FAILED",
             "INVOCATIONS",
+            "INIT",
         ],
         [
             [
@@ -96,6 +124,7 @@ def status_table(title: str, rows: list[ServiceStatus]) -> Table:
                 r.processed,
                 r.failed,
                 _invocations(r.invocations),
+                init_summary(r.init_durations_ms),
             ]
             for r in rows
         ],
