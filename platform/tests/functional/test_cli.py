@@ -403,7 +403,7 @@ def test_deploy_checks_credentials_then_runs_sam_with_the_stage(
     # WHEN the platform is deployed to prod
     result = run("deploy", "platform", "--stage", "prod", "--root", str(ROOT))
 
-    # THEN SAM deployed the platform package with its prod config
+    # THEN SAM deployed the platform package with its prod config, in the stage's own region
     assert result.exit_code == 0, result.output
     assert "deploying platform to prod in account 123456789012" in result.output
     assert record.read_text().split() == [
@@ -415,4 +415,6 @@ def test_deploy_checks_credentials_then_runs_sam_with_the_stage(
         "prod",
         "--template-file",
         "template.yaml",
+        "--region",
+        "us-east-1",
     ]
