@@ -13,8 +13,9 @@ The backlog is written to moto's model directly (a Message appended to the queue
 into the table): through the API, plain moto takes minutes to queue 10,000 messages. Plain moto
 is measured first, then every extension the embedded AWS installs. A size whose call took longer
 than ``slow_call_seconds`` ends that call's larger sizes for that side ("not reached"), so a run
-stays bounded. Run as ``python -m orderflow.platform.bench.callcost``: it prints its JSON, and the
-bench runs it in its own interpreter so nothing it installs leaks into other benchmarks.
+stays bounded, and the timed calls at one size stop after 5 s together (at least one). Run as
+``python -m orderflow.platform.bench.callcost``: it prints its JSON, and the bench runs it in
+its own interpreter so nothing it installs leaks into other benchmarks.
 """
 
 from __future__ import annotations
@@ -85,9 +86,13 @@ def batch_path_rate(costs: Sequence[CallCost], side: str, size: int) -> float | 
 # --- measuring -----------------------------------------------------------------------------
 
 
+CELL_BUDGET_SECONDS = 5.0
+"""Timed calls at one size stop once they have taken this long together (at least one call)."""
+
+
 def _median_call(call: Callable[[], object], prepare: Callable[[], object], calls: int) -> float:
-    timings = []
-    for _ in range(calls):
+    timings: list[float] = []
+    while len(timings) < calls and sum(timings) < CELL_BUDGET_SECONDS:
         prepare()
         started = time.perf_counter()
         call()
