@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -225,3 +226,78 @@ def test_an_event_forwarded_to_another_bus_reaches_that_buses_machine(
     assert json.loads(execution["input"])["detail"]["alarmName"] == "payment-dlq-depth"
     [audited] = sqs.receive_message(QueueUrl=queue_url)["Messages"]
     assert json.loads(audited["Body"])["detail"]["alarmName"] == "payment-dlq-depth"
+
+
+WAITS = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+
+
+def test_executions_started_without_a_name_each_get_their_own_uuid(
+    running: Callable[[str], Any],
+) -> None:
+    """Without a name, "Step Functions automatically generates a universally unique identifier
+    (UUID) as the execution name" (Step Functions API Reference, StartExecution,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html)."""
+    arn = deploy_machine(running, {"Definition": ECHO})
+    sfn = running("stepfunctions")
+    first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    names = {e["name"] for e in finished(sfn, arn)}
+    assert names == {first.rsplit(":", 1)[1], second.rsplit(":", 1)[1]}
+    assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", n) for n in names)
+
+
+def test_an_execution_name_longer_than_80_characters_is_refused(
+    running: Callable[[str], Any],
+) -> None:
+    """StartExecution's ``name`` has "Length Constraints: Minimum length of 1. Maximum length of
+    80." (Step Functions API Reference, StartExecution,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html)."""
+    arn = deploy_machine(running, {"Definition": ECHO})
+    sfn = running("stepfunctions")
+    with pytest.raises(sfn.exceptions.ClientError) as refused:
+        sfn.start_execution(stateMachineArn=arn, name="t" * 81, input="{}")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_an_execution_stopped_as_soon_as_it_starts_is_aborted(
+    running: Callable[[str], Any],
+) -> None:
+    """StopExecution "stops an execution" (Step Functions API Reference, StopExecution,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html),
+    however soon after StartExecution it comes: never an internal error, always ABORTED."""
+    arn = deploy_machine(running, {"Definition": WAITS})
+    sfn = running("stepfunctions")
+    stopped = []
+    for _ in range(20):
+        started = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        stopped.append(sfn.stop_execution(executionArn=started)["stopDate"])
+    executions = finished(sfn, arn)
+    assert [e["status"] for e in executions] == ["ABORTED"] * 20
+    assert sorted(e["stopDate"] for e in executions) == sorted(stopped)
+
+
+def test_a_stack_update_changes_the_machine_the_api_runs(running: Callable[[str], Any]) -> None:
+    """A DefinitionString or RoleArn change updates the state machine with "No interruption"
+    (CloudFormation User Guide, AWS::StepFunctions::StateMachine, https://docs.aws.amazon.com/
+    AWSCloudFormation/latest/TemplateReference/aws-resource-stepfunctions-statemachine.html):
+    the same machine, now running the new definition."""
+    arn = deploy_machine(running, {"Definition": ECHO})
+    template = {
+        "Resources": {
+            "Workflow": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "workflow",
+                    "RoleArn": ROLE,
+                    "Definition": SUBSTITUTED,
+                    "DefinitionSubstitutions": {"Stage": "updated"},
+                },
+            }
+        },
+    }
+    running("cloudformation").update_stack(StackName="wf", TemplateBody=json.dumps(template))
+    sfn = running("stepfunctions")
+    sfn.start_execution(stateMachineArn=arn, input="{}")
+    [execution] = finished(sfn, arn)
+    assert json.loads(execution["output"]) == {"stage": "updated"}
