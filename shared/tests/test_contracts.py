@@ -229,3 +229,31 @@ PaymentCompleted(
 
     # THEN those two contracts are built, and none of the six it never saw
     assert built == ["order.created", "payment.completed"]
+
+
+def test_a_value_object_read_from_an_event_serialises_on_its_own() -> None:
+    # GIVEN a fresh function that has only parsed an order.created
+    body = json.dumps(order_document())
+
+    # WHEN its money and items are serialised by inference, as an Any field would be
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pydantic_core\n"
+            "from orderflow.contracts import parse_body\n"
+            "order = parse_body(sys.argv[1])\n"
+            "print(pydantic_core.to_json([order.total, order.items]).decode())",
+            body,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # THEN they serialise in their published form
+    assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
+    assert json.loads(done.stdout) == [
+        {"amount": "10.00", "currency": "EUR"},
+        [{"sku": "sku-1", "quantity": 1, "unit_price": "10.00"}],
+    ]

@@ -15,7 +15,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -167,6 +167,18 @@ class Contract(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    @classmethod
+    def __pydantic_on_complete__(cls) -> None:
+        """Build the value objects a contract holds when it is built.
+
+        Its validator makes them inline, and an instance whose own class was never built cannot
+        be serialised by inference (``pydantic_core.to_json``, an ``Any`` field).
+        """
+        for field in cls.__pydantic_fields__.values():
+            for held in (field.annotation, *get_args(field.annotation)):
+                if isinstance(held, type) and issubclass(held, Contract):
+                    held.model_rebuild()
 
 
 class Money(Contract):
