@@ -7,6 +7,7 @@ another package's environment.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import tarfile
 import tomllib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
@@ -115,6 +117,8 @@ def sync(session: nox.Session, package: str) -> None:
         distribution(package),
         "--group",
         "dev",
+        # Every optional feature is tested (payment's Stripe gateway needs its SDK).
+        "--all-extras",
         *python,
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
@@ -192,7 +196,9 @@ def templates(session: nox.Session) -> None:
     session.run("python", "-m", "orderflow.platform.template_rules", *paths, *samconfigs)
 
 
-def install_function(session: nox.Session, service: str, target: Path) -> Path:
+def install_function(
+    session: nox.Session, service: str, target: Path, extras: Sequence[str] = ()
+) -> Path:
     """Install ``service`` and its locked dependencies into ``target`` as its function runs them.
 
     For Lambda: python3.12, manylinux, without what the runtime and the Powertools layer provide.
@@ -210,6 +216,7 @@ def install_function(session: nox.Session, service: str, target: Path) -> Path:
         "--no-header",
         "--package",
         distribution(service),
+        *(f"--extra={extra}" for extra in extras),
         "-o",
         str(requirements),
         external=True,
@@ -242,7 +249,9 @@ def install_function(session: nox.Session, service: str, target: Path) -> Path:
     return target
 
 
-def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
+def build_artifact(
+    session: nox.Session, service: str, out: Path, extras: Sequence[str] = ()
+) -> Path:
     """The service's Lambda artifact: ``out/package`` and ``out/<service>.zip``.
 
     Compiled by the runtime's own Python and zipped reproducibly (``artifact.py``): the zip
@@ -250,7 +259,7 @@ def build_artifact(session: nox.Session, service: str, out: Path) -> Path:
     the same bytes.
     """
     shutil.rmtree(out, ignore_errors=True)
-    package_dir = install_function(session, service, out / "package")
+    package_dir = install_function(session, service, out / "package", extras)
     archive = out / f"{service}.zip"
     session.run(
         lambda_python(), str(ARTIFACT_SCRIPT), str(package_dir), str(archive), external=True
@@ -330,8 +339,14 @@ def e2e(session: nox.Session) -> None:
 @nox.session(default=False)
 @nox.parametrize("service", [nox.param(s, tags=[s]) for s in SERVICES])
 def build(session: nox.Session, service: str) -> None:
-    """The service's Lambda artifact for python3.12: services/<service>/build/package and .zip."""
-    build_artifact(session, service, ROOT / PACKAGES[service] / "build")
+    """The service's Lambda artifact for python3.12: services/<service>/build/package and .zip.
+
+    ``-- --extra NAME`` adds an optional feature's dependencies (payment: ``--extra stripe``).
+    """
+    options = argparse.ArgumentParser(prog=f"nox -s build(service='{service}') --")
+    options.add_argument("--extra", action="append", default=[], help="an optional feature")
+    extras = options.parse_args(session.posargs).extra
+    build_artifact(session, service, ROOT / PACKAGES[service] / "build", extras)
 
 
 def install_runtime_provided(session: nox.Session, target: Path) -> None:

@@ -103,3 +103,20 @@ def test_an_unknown_gateway_is_refused_in_one_line():
     environ = {"TOPIC_ARN": "t", "PAYMENTS_TABLE": "p", "IDEMPOTENCY_TABLE": "i"}
     with pytest.raises(PaymentConfigError, match="PAYMENT_GATEWAY must be one of simulated, str"):
         build({**environ, "PAYMENT_GATEWAY": "paypal"}, observer=None)  # type: ignore[arg-type]
+
+
+def test_a_stripe_stack_without_the_sdk_in_its_zip_says_how_to_build_it(monkeypatch):
+    # GIVEN a zip built without the stripe extra (the default build): the SDK is not importable
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setitem(sys.modules, "stripe", None)
+    monkeypatch.delitem(sys.modules, "orderflow.payment.adapters.stripe", raising=False)
+    environ = {
+        "TOPIC_ARN": "t",
+        "PAYMENTS_TABLE": "p",
+        "IDEMPOTENCY_TABLE": "i",
+        "PAYMENT_GATEWAY": "stripe",
+        "STRIPE_API_KEY_SECRET": "orderflow/dev/stripe",
+    }
+    # WHEN the container wires its gateway THEN one line names the missing SDK and the fix
+    with pytest.raises(PaymentConfigError, match=r"needs the Stripe SDK .*-- --extra stripe"):
+        build(environ, observer=None)  # type: ignore[arg-type]

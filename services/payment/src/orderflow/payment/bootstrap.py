@@ -91,10 +91,16 @@ def build(environ: Mapping[str, str], observer: OutcomeObserver) -> Wiring:
 
 def _stripe_gateway(environ: Mapping[str, str], secrets: Any) -> PaymentGateway:
     """The Stripe gateway, its API key read from Secrets Manager (once: at wiring)."""
-    from orderflow.payment.adapters.stripe import (  # noqa: PLC0415  (imports the SDK)
-        StripeGateway,
-        StripeSettings,
-    )
+    try:
+        from orderflow.payment.adapters.stripe import (  # noqa: PLC0415  (imports the SDK)
+            StripeGateway,
+            StripeSettings,
+        )
+    except ModuleNotFoundError as exc:
+        raise PaymentConfigError(
+            f"PAYMENT_GATEWAY=stripe needs the Stripe SDK in the artifact ({exc.name} is "
+            "missing): build it with nox -s \"build(service='payment')\" -- --extra stripe"
+        ) from None
 
     secret_id = _required(environ, "STRIPE_API_KEY_SECRET")
     api_key = read_api_key(secrets, secret_id)
