@@ -227,3 +227,37 @@ def test_uninstalled_moto_skips_the_subscription_again(
     del template["Outputs"]  # moto rejects outputs of types it does not know
     aws("cloudformation").create_stack(StackName="s", TemplateBody=json.dumps(template))
     assert aws("sns").list_subscriptions()["Subscriptions"] == []
+
+
+YAML_QUEUE_POLICY = """
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: payment
+  Policy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: 2012-10-17
+        Statement:
+          - Effect: Allow
+            Principal: {Service: sns.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Queue.Arn
+"""
+
+
+def test_a_yaml_policy_with_an_unquoted_version_date_is_applied_as_written(
+    aws: Callable[[str], Any], installed: Callable[..., None]
+) -> None:
+    """IAM's policy ``Version`` is the string "2012-10-17" (IAM User Guide, "IAM JSON policy
+    elements: Version", https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    reference_policies_elements_version.html); YAML templates commonly leave it unquoted."""
+    installed(cfn_resources)
+    aws("cloudformation").create_stack(StackName="s", TemplateBody=YAML_QUEUE_POLICY)
+    sqs = aws("sqs")
+    queue_url = sqs.get_queue_url(QueueName="payment")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])
+    assert json.loads(attributes["Attributes"]["Policy"])["Version"] == "2012-10-17"

@@ -14,6 +14,7 @@ moto's CloudFormation drops that the runtime reads back (TracingConfig, Architec
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -26,7 +27,15 @@ class UnsupportedPropertyError(ValueError):
 
 
 def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A JSON property as text. A YAML template's unquoted ``Version: 2012-10-17`` loads as a
+    date; CloudFormation keeps it as the string the template wrote."""
+    return value if isinstance(value, str) else json.dumps(value, default=_iso_date)
+
+
+def _iso_date(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _flag(value: Any) -> bool:
