@@ -75,6 +75,17 @@ def _stop_on_sigterm() -> threading.Event:
     return stop
 
 
+gateway_option = click.option(
+    "--gateway",
+    type=click.Choice(["simulated", "stripe"]),
+    default="simulated",
+    show_default=True,
+    help="payment's card provider: the simulated gateway (fault injection), or Stripe played "
+    "by localstripe beside the embedded AWS.",
+)
+"""``up`` and ``demo`` alike: which card provider payment runs against."""
+
+
 @click.command(short_help="Run the whole pipeline locally (embedded AWS, no Docker).")
 @click.option(
     "--clock-factor",
@@ -99,14 +110,7 @@ def _stop_on_sigterm() -> threading.Event:
     show_default=True,
     help=f"Where {LOCAL_FILE} and the run's logs go.",
 )
-@click.option(
-    "--gateway",
-    type=click.Choice(["simulated", "stripe"]),
-    default="simulated",
-    show_default=True,
-    help="payment's card provider: the simulated gateway (fault injection), or Stripe played "
-    "by localstripe beside the embedded AWS.",
-)
+@gateway_option
 @local_options
 def up(
     ctx: click.Context,
@@ -224,14 +228,7 @@ def _check_workers(runtime: LocalRuntime) -> None:
     default=DEFAULT_STATE_DIR,
     show_default=True,
 )
-@click.option(
-    "--gateway",
-    type=click.Choice(["simulated", "stripe"]),
-    default="simulated",
-    show_default=True,
-    help="payment's card provider: the simulated gateway (fault injection), or Stripe played "
-    "by localstripe beside the embedded AWS.",
-)
+@gateway_option
 @local_options
 def demo(
     ctx: click.Context,
