@@ -24,7 +24,7 @@ from orderflow.failures import FailureLedger
 from orderflow.messaging.lambda_events import lambda_sqs_event, lambda_sqs_record
 from orderflow.observability import build_logger
 from orderflow.platform.aws import AwsClients
-from orderflow.platform.emulator import sqs_move_tasks
+from orderflow.platform.emulator import lambda_public_layers, sqs_move_tasks
 from orderflow.templates import dynamodb_tables, load_template
 from orderflow.testing import FakeLambdaContext, template_parameters
 
@@ -51,10 +51,16 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[AwsClients]:
-    """Clients on an empty in-process moto with message move tasks installed."""
+    """Clients on an empty in-process moto with message move tasks and the public layers.
+
+    The templates take Powertools' layer from its public SSM parameter, which AWS serves in
+    every account and plain moto does not.
+    """
     sqs_move_tasks.install()
+    lambda_public_layers.install()
     with mock_aws():
         yield AwsClients(region="us-east-1")
+    lambda_public_layers.uninstall()
     sqs_move_tasks.stop_all_tasks()
 
 
