@@ -6,7 +6,7 @@ runtime provides (boto3 and its dependencies, compiled, as the runtime ships the
 interpreter of the runtime's Python (``python3.12``) runs with ``-S``, the task root then the
 runtime directory first on ``sys.path`` and nothing else beyond the standard library, as in
 Lambda; the environment carries what Lambda sets (``LAMBDA_TASK_ROOT`` turns Powertools'
-Tracer on, which patches botocore at import). Nothing may write bytecode, as ``/var/task`` is
+Tracer on, as on AWS). Nothing may write bytecode, as ``/var/task`` is
 read-only: a module the zip carries no ``.pyc`` for is compiled on every start, and that shows.
 """
 
