@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import OrderCreated, OrderEvent
 from orderflow.failures import FailureLedger
 from orderflow.observability import build_logger
 from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
-
-
-@pytest.fixture
-def ledger() -> Iterator[FailureLedger]:
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName="failures",
-            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield FailureLedger("failures", client)
 
 
 def consumer(ledger: FailureLedger | None, logger_name: str = "payment") -> SqsConsumer:

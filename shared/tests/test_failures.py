@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from orderflow.consumer import SqsConsumer
 from orderflow.failures import FailureLedger, fingerprint
@@ -28,20 +25,6 @@ def test_fingerprint_separates_kinds_and_services() -> None:
     assert base != fingerprint("payment", "ValueError", "gateway timed out")
     assert base != fingerprint("payment", "GatewayError", "card expired")
     assert base != fingerprint("inventory", "GatewayError", "gateway timed out")
-
-
-@pytest.fixture
-def ledger() -> Iterator[FailureLedger]:
-    """A failure ledger on an in-process moto table."""
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName="failures",
-            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield FailureLedger("failures", client)
 
 
 @pytest.mark.functional
