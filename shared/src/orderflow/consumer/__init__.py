@@ -6,7 +6,6 @@ from orderflow.consumer.batch import (
     EventHandler,
     RecordNotStartedError,
     SqsConsumer,
-    UnexpectedEventError,
 )
 from orderflow.consumer.budget import (
     CLIENT_TIMEOUTS,
@@ -15,6 +14,8 @@ from orderflow.consumer.budget import (
     ClientTimeouts,
     RecordBudget,
 )
+from orderflow.consumer.entry import LambdaEntry, Service
+from orderflow.contracts.errors import UnexpectedEventError
 
 __all__ = [
     "CLIENT_TIMEOUTS",
@@ -22,8 +23,10 @@ __all__ = [
     "RECORD_BUDGET",
     "ClientTimeouts",
     "EventHandler",
+    "LambdaEntry",
     "RecordBudget",
     "RecordNotStartedError",
+    "Service",
     "SqsConsumer",
     "UnexpectedEventError",
 ]

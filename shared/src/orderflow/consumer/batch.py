@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from orderflow.consumer.budget import CLIENT_TIMEOUTS, RECORD_BUDGET, RecordBudget
+from orderflow.contracts.errors import UnexpectedEventError
 from orderflow.contracts.events import EventEnvelope
 from orderflow.contracts.parsing import parse_sqs_record
 from orderflow.contracts.routing import consumed_by
@@ -34,14 +35,11 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-EventHandler = Callable[[Any], None]
-"""The domain entry point: takes one parsed contract, raises to fail the record."""
+EventHandler = Callable[[Any], object]
+"""The domain entry point: takes one parsed contract, raises to fail the record (its return
+value is the domain's outcome, for its observer; the shell ignores it)."""
 
 FAILURE_LEDGER_ENV = "FAILURE_LEDGER_TABLE"
-
-
-class UnexpectedEventError(Exception):
-    """An event reached a service the routing table does not route it to."""
 
 
 class RecordNotStartedError(Exception):

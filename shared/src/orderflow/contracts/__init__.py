@@ -6,6 +6,7 @@ from orderflow.contracts.errors import (
     ContractError,
     ContractViolationError,
     MalformedMessageError,
+    UnexpectedEventError,
     UnknownEventTypeError,
 )
 from orderflow.contracts.events import (
@@ -66,6 +67,7 @@ __all__ = [
     "PaymentFailed",
     "RoutingError",
     "StockShortfall",
+    "UnexpectedEventError",
     "UnknownEventTypeError",
     "check_routing",
     "consumed_by",

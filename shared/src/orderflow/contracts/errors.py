@@ -25,3 +25,7 @@ class UnknownEventTypeError(ContractError):
 
 class ContractViolationError(ContractError):
     """The event_type is known but the fields break its contract."""
+
+
+class UnexpectedEventError(Exception):
+    """An event reached a service that does not handle its type (routing sent it wrongly)."""

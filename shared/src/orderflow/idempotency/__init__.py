@@ -18,7 +18,7 @@ from orderflow.idempotency.ledger import (
     StateUpdate,
     UpdateConditionFailedError,
 )
-from orderflow.idempotency.once import REDRIVE_WINDOW_SECONDS, OnceOnly
+from orderflow.idempotency.once import REDRIVE_WINDOW_SECONDS, OnceOnly, register_invocation
 
 __all__ = [
     "REDRIVE_WINDOW_SECONDS",
@@ -29,4 +29,5 @@ __all__ = [
     "OnceOnly",
     "StateUpdate",
     "UpdateConditionFailedError",
+    "register_invocation",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,20 @@ enqueue time and restarts its retention, so after repeated redrives a message ca
 after its record expired. A service whose effect must never repeat checks its own durable
 record (the payments table, the sent-email ledger) before calling ``run``.
 """
+
+
+_LIVE: weakref.WeakSet[OnceOnly] = weakref.WeakSet()
+"""Every once-only store of this container: each invocation's context is registered on all."""
+
+
+def register_invocation(context: LambdaContext) -> None:
+    """Tie every once-only store's in-progress records to this invocation's deadline.
+
+    The consumer shell's Lambda entry point calls it once per invocation, so no service has to
+    remember to (Powertools requires it for in-progress expiry).
+    """
+    for store in list(_LIVE):
+        store.register_lambda_context(context)
 
 
 class OnceOnly:
@@ -45,6 +60,8 @@ class OnceOnly:
         )
 
         self.table_name = table_name
+        self.lambda_context: LambdaContext | None = None
+        """The invocation whose deadline in-progress records carry (None before the first)."""
         self._config = IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
@@ -54,10 +71,12 @@ class OnceOnly:
         self._run: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="request", config=self._config, persistence_store=store
         )(_run_effect)
+        _LIVE.add(self)
 
     def register_lambda_context(self, context: LambdaContext) -> None:
         """Tie in-progress records to the invocation's deadline (required by Powertools)."""
         self._config.register_lambda_context(context)
+        self.lambda_context = context
 
     def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result."""

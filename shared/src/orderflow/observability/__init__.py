@@ -5,6 +5,7 @@ from __future__ import annotations
 from orderflow.observability.setup import (
     METRICS_NAMESPACE,
     MaskingFormatter,
+    Telemetry,
     build_logger,
     build_metrics,
     build_tracer,
@@ -20,6 +21,7 @@ from orderflow.observability.tracing import (
 __all__ = [
     "METRICS_NAMESPACE",
     "MaskingFormatter",
+    "Telemetry",
     "TraceHeader",
     "build_logger",
     "build_metrics",

@@ -7,6 +7,7 @@ extra key or exception message, however it got there.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -58,3 +59,23 @@ def build_metrics(service: str) -> Metrics:
     from aws_lambda_powertools import Metrics  # noqa: PLC0415
 
     return Metrics(namespace=METRICS_NAMESPACE, service=service)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """A service's Logger, Tracer and Metrics: what its observer adapter reports through."""
+
+    service: str
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+
+    @classmethod
+    def for_service(cls, service: str) -> Telemetry:
+        """The three, built as ``build_logger``, ``build_tracer`` and ``build_metrics`` do."""
+        return cls(
+            service=service,
+            logger=build_logger(service),
+            tracer=build_tracer(service),
+            metrics=build_metrics(service),
+        )
