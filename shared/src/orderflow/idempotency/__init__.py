@@ -18,7 +18,9 @@ from orderflow.idempotency.ledger import (
     StateUpdate,
     UpdateConditionFailedError,
 )
+from orderflow.idempotency.memory import MemoryOnceOnly
 from orderflow.idempotency.once import REDRIVE_WINDOW_SECONDS, OnceOnly, register_invocation
+from orderflow.idempotency.ports import OnceOnlyEffects
 
 __all__ = [
     "REDRIVE_WINDOW_SECONDS",
@@ -26,7 +28,9 @@ __all__ = [
     "ConditionalLedger",
     "LedgerConflictError",
     "LedgerEntry",
+    "MemoryOnceOnly",
     "OnceOnly",
+    "OnceOnlyEffects",
     "StateUpdate",
     "UpdateConditionFailedError",
     "register_invocation",

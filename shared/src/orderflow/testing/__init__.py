@@ -14,14 +14,11 @@ from orderflow.testing.events import (
     sqs_event,
     sqs_record,
 )
-from orderflow.testing.memory import MemoryOnceOnly, MemoryTopic
 
 __all__ = [
     "TEST_QUEUE_ARN",
     "TEST_TOPIC_ARN",
     "FakeLambdaContext",
-    "MemoryOnceOnly",
-    "MemoryTopic",
     "create_tables",
     "make_order",
     "sqs_event",
