@@ -27,7 +27,10 @@ nox.options.error_on_missing_interpreters = True
 ROOT = Path(__file__).parent
 PACKAGES = {
     "shared": "shared",
-    "platform": "platform",
+    "platform": "platform/ops",
+    "emulator": "platform/emulator",
+    "testing": "platform/testing",
+    "local": "platform/local",
     "payment": "services/payment",
     "inventory": "services/inventory",
     "notifications": "services/notifications",
@@ -53,7 +56,7 @@ def distribution(package: str) -> str:
 
 RUNTIME_PACKAGES = ("shared", *SERVICES)
 """What runs inside Lambda: tested on the runtime's Python, not on the one running nox."""
-ARTIFACT_SCRIPT = ROOT / "platform/src/orderflow/platform/artifact.py"
+ARTIFACT_SCRIPT = ROOT / "platform/ops/src/orderflow/platform/artifact.py"
 
 
 @functools.cache
@@ -165,17 +168,17 @@ def typecheck(session: nox.Session, package: str) -> None:
 
 
 def templates_paths() -> list[str]:
-    return [
-        str(p / "template.yaml")
-        for p in map(Path, PACKAGES.values())
-        if (p / "template.yaml").exists()
-    ]
+    """The platform stack's template and every service's."""
+    return [str(p.relative_to(ROOT)) for p in (ROOT / "platform" / "template.yaml", *TEMPLATES)]
+
+
+TEMPLATES = sorted((ROOT / "services").glob("*/template.yaml"))
 
 
 @nox.session(tags=["templates"])
 def templates(session: nox.Session) -> None:
     """cfn-lint, checkov (every skip justified inline) and the project's template rules."""
-    sync(session, "platform")
+    sync(session, "testing")
     session.install("cfn-lint>=1.20", "checkov>=3.2")
     paths = templates_paths()
     if not paths:
@@ -193,7 +196,7 @@ def templates(session: nox.Session) -> None:
             "--skip-download",
         )
     samconfigs = [str(Path(p).parent / "samconfig.toml") for p in paths]
-    session.run("python", "-m", "orderflow.platform.template_rules", *paths, *samconfigs)
+    session.run("python", "-m", "orderflow.testing.template_rules", *paths, *samconfigs)
 
 
 def install_function(
@@ -285,10 +288,10 @@ def conformance(session: nox.Session) -> None:
     """moto's own tests, from the locked moto's sdist, with every emulator extension installed.
 
     A test that fails only with the extensions fails the session, unless
-    platform/src/orderflow/platform/emulator/conformance.toml lists it with its AWS reference.
+    platform/emulator/src/orderflow/emulator/conformance.toml lists it with its AWS reference.
     ``-- --conformance-plain`` runs the same tests on plain moto, for comparison.
     """
-    sync(session, "platform")
+    sync(session, "emulator")
     session.install("freezegun>=1.5", "pytest-xdist>=3.6", "pytest-timeout>=2.3")
     version = locked_version("moto")
     cache = Path(session.cache_dir) / "moto-sdist"
@@ -312,7 +315,7 @@ def conformance(session: nox.Session) -> None:
     options = [arg for arg in session.posargs if not arg.startswith("tests/")]
     session.run(
         "pytest", *(chosen or [f"tests/{name}" for name in MOTO_SUITES]),
-        "-p", "orderflow.platform.emulator.conformance", "-p", "no:cacheprovider",
+        "-p", "orderflow.emulator.conformance", "-p", "no:cacheprovider",
         "-m", "not requires_docker and not network", "-n", "2", "-q", "-W", "ignore",
         # A guard, not a measure: a deadlocked test fails instead of holding CI to its limit.
         "--timeout", "300",
@@ -323,16 +326,22 @@ def conformance(session: nox.Session) -> None:
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """The Black Friday demo on the local runtime: nox -s demo [-- --orders 200 --json]."""
-    sync(session, "platform")
+    sync(session, "local")
     session.run("orderflow", "demo", *session.posargs)
 
 
 @nox.session(tags=["e2e"])
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: the local runtime under fault injection, reconciled (small profile)."""
-    sync(session, "platform")
+    sync(session, "local")
     session.run(
-        "pytest", "platform/tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *session.posargs
+        "pytest",
+        "platform/local/tests/e2e",
+        "-m",
+        "e2e",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
     )
 
 
@@ -382,9 +391,9 @@ def bench(session: nox.Session) -> None:
 
     Prints one table and writes the same figures to bench-results/. Not a test: a missed target
     does not fail the session (a figure that could not be measured does). Arguments after --
-    go to ``python -m orderflow.platform.bench`` (e.g. ``-- --skip throughput``).
+    go to ``python -m orderflow.bench`` (e.g. ``-- --skip throughput``).
     """
-    sync(session, "platform")
+    sync(session, "local")
     out = ROOT / "bench-results"
     for service in SERVICES:
         archive = build_artifact(session, service, out / "artifacts" / service)
@@ -397,7 +406,7 @@ def bench(session: nox.Session) -> None:
     session.run(
         "python",
         "-m",
-        "orderflow.platform.bench",
+        "orderflow.bench",
         "--root",
         str(ROOT),
         "--out",
@@ -442,10 +451,11 @@ def deploy(session: nox.Session, service: str) -> None:
 @nox.session(tags=["e2e"])
 def sam_deploy(session: nox.Session) -> None:
     """The real sam deploy of the platform and every service on the embedded AWS, then traffic."""
-    sync(session, "platform")
+    sync(session, "local")
     sam = install_sam_cli(session)
     session.run(
-        "pytest", "platform/tests/e2e/test_sam_deploy.py", "-m", "e2e", "-p", "no:cacheprovider",
+        "pytest", "platform/local/tests/e2e/test_sam_deploy.py",
+        "-m", "e2e", "-p", "no:cacheprovider",
         *session.posargs,
         env={"ORDERFLOW_SAM_CLI": str(sam)},
     )  # fmt: skip

@@ -1,0 +1,355 @@
+"""The embedded AWS: moto in server mode, every emulator extension installed, in its own process.
+
+``EmbeddedAws`` starts ``python -m orderflow.emulator.server`` on a free local port and
+waits for it to say it is ready. The child installs the extensions before it serves, runs the
+emulated minute (SQS metrics, then alarm evaluation) on the emulator clock, points moto's Step
+Functions interpreter at its own port (``MOTO_PORT``), and exits on SIGTERM or when its parent
+goes away, so no process outlives the runtime that started it.
+
+Besides the AWS APIs it answers two read-only paths for tools and tests:
+
+* ``GET /_orderflow/sent-emails``: every email SES accepted (source, destinations, template,
+  template data), the emulator's record of what was sent;
+* ``GET /_orderflow/alarm-history``: every state change the alarm evaluation made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+from orderflow.emulator import (
+    alarm_evaluation,
+    cfn_no_value,
+    cfn_resources,
+    cfn_sam_deploy,
+    clock,
+    dynamodb_transactions,
+    eventbridge_targets,
+    lambda_public_layers,
+    lambda_sqs_mappings,
+    sesv2_templates,
+    sfn_callbacks,
+    sns_tracing,
+    sqs_attributes,
+    sqs_index,
+    sqs_metrics,
+    sqs_move_tasks,
+    stepfunctions_execution,
+    xray_queries,
+)
+from orderflow.emulator.clock import EmulatorClock
+
+LOGGER = logging.getLogger(__name__)
+READY = "orderflow-embedded-aws-ready"
+INSPECTION_PREFIX = "/_orderflow/"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+EXTENSIONS: tuple[ModuleType, ...] = (
+    clock,
+    sqs_index,
+    sqs_attributes,
+    dynamodb_transactions,
+    cfn_no_value,
+    cfn_resources,
+    cfn_sam_deploy,
+    lambda_public_layers,
+    lambda_sqs_mappings,
+    sqs_metrics,
+    sqs_move_tasks,
+    alarm_evaluation,
+    eventbridge_targets,
+    stepfunctions_execution,
+    sfn_callbacks,
+    sesv2_templates,
+    sns_tracing,
+    xray_queries,
+)
+"""Every behaviour the embedded AWS adds to moto, installed in this order."""
+
+
+class EmbeddedAwsError(RuntimeError):
+    """The embedded AWS could not start or stopped unexpectedly."""
+
+
+def install_extensions(emulator_clock: EmulatorClock) -> None:
+    """Install every emulator extension into this process's moto, on ``emulator_clock``."""
+    clock.set_clock(emulator_clock)
+    for module in EXTENSIONS:
+        module.install()
+
+
+# --- the child process ------------------------------------------------------------------------
+
+
+class EmulatedMinute:
+    """Every emulated minute: SQS publishes its metrics, then CloudWatch evaluates alarms.
+
+    Ticks are at fixed nominal times (start + k minutes on the emulator clock) and datapoints
+    carry those times, so a period never holds two ticks or none because a thread ran late.
+    """
+
+    def __init__(self, emulator_clock: EmulatorClock) -> None:
+        self._interval = emulator_clock.real(sqs_metrics.PERIOD_SECONDS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="emulated-minute", daemon=True)
+        self.changes: list[alarm_evaluation.StateChange] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        start = datetime.now(UTC)
+        tick = 0
+        while True:
+            tick += 1
+            nominal = start + timedelta(seconds=tick * self._interval)
+            wait = (nominal - datetime.now(UTC)).total_seconds()
+            if self._stop.wait(max(wait, 0.0)):
+                return
+            try:
+                sqs_metrics.publish_sqs_metrics(nominal)
+                self.changes.extend(
+                    alarm_evaluation.evaluate_alarms(nominal + timedelta(milliseconds=1))
+                )
+            except Exception:
+                # One failed tick must not end metrics and alarms for the rest of the run.
+                LOGGER.exception("emulated minute %d failed", tick)
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """Every email moto's SES accepted, in every account and region."""
+    from moto.ses.models import ses_backends  # noqa: PLC0415
+
+    emails = []
+    for regions in list(ses_backends.values()):
+        for backend in list(regions.values()):
+            for message in list(backend.sent_messages):
+                emails.append(
+                    {
+                        "id": message.id,
+                        "source": getattr(message, "source", None),
+                        "destinations": getattr(message, "destinations", None),
+                        "template": getattr(message, "template", None),
+                        "template_data": getattr(message, "template_data", None),
+                        "subject": getattr(message, "subject", None),
+                    }
+                )
+    return emails
+
+
+def inspection_app(
+    moto_app: Callable[..., Iterable[bytes]], minute: EmulatedMinute
+) -> Callable[..., Iterable[bytes]]:
+    """moto's WSGI app with the read-only ``/_orderflow/`` paths in front of it."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if not path.startswith(INSPECTION_PREFIX):
+            return moto_app(environ, start_response)
+        name = path[len(INSPECTION_PREFIX) :]
+        if name == "sent-emails":
+            body: Any = sent_emails()
+        elif name == "alarm-history":
+            body = [
+                {**asdict(change), "at": change.at.isoformat()} for change in list(minute.changes)
+            ]
+        else:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": "unknown path"}']
+        payload = json.dumps(body, default=str).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [payload]
+
+    return app
+
+
+def serve(host: str, port: int, emulator_clock: EmulatorClock) -> None:
+    """Run the embedded AWS until SIGTERM/SIGINT or until the parent process goes away."""
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    install_extensions(emulator_clock)
+    minute = EmulatedMinute(emulator_clock)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        host,
+        port,
+        inspection_app(moto_app, minute),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    bound_port = int(server.server_address[1])
+    # moto's Step Functions interpreter calls AWS integrations back on MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(bound_port)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    parent = os.getppid()
+    serving = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    serving.start()
+    minute.start()
+    print(f"{READY} {bound_port}", flush=True)
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            break  # orphaned: the runtime died without stopping us
+    minute.stop()
+    sqs_move_tasks.stop_all_tasks()
+    server.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the embedded AWS process."""
+    parser = argparse.ArgumentParser(description="orderflow embedded AWS (moto + extensions)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--clock-factor", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, EmulatorClock(args.clock_factor))
+
+
+# --- the parent's handle ----------------------------------------------------------------------
+
+
+class EmbeddedAws:
+    """Starts and stops the embedded AWS process; ``endpoint_url`` once started."""
+
+    def __init__(
+        self,
+        *,
+        emulator_clock: EmulatorClock | None = None,
+        log_path: Path | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.clock = emulator_clock or EmulatorClock()
+        self._log_path = log_path
+        self._host = host
+        self._process: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+        self.port: int | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.port is None:
+            raise EmbeddedAwsError("the embedded AWS is not running")
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> str:
+        """Start the process and wait until it serves; return the endpoint URL."""
+        if self._log_path is not None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self._log_path.open("a")
+        command = [
+            sys.executable,
+            "-m",
+            "orderflow.emulator.server",
+            "--host",
+            self._host,
+            "--clock-factor",
+            repr(self.clock.factor),
+        ]
+        self._process = subprocess.Popen(  # noqa: S603  (our own module, no shell)
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self._log or subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.port = self._await_ready(self._process)
+        self._await_serving()
+        return self.endpoint_url
+
+    def _await_ready(self, process: subprocess.Popen[str]) -> int:
+        assert process.stdout is not None
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        result: list[int] = []
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line.startswith(READY):
+                    result.append(int(line.split()[1]))
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not result:
+            self.stop()
+            raise EmbeddedAwsError(
+                "the embedded AWS did not start"
+                + (f"; see {self._log_path}" if self._log_path else "")
+            )
+        return result[0]
+
+    def _await_serving(self) -> None:
+        url = f"{self.endpoint_url}{INSPECTION_PREFIX}alarm-history"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (our own http URL)
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise EmbeddedAwsError("the embedded AWS does not answer")
+
+    def inspect(self, name: str) -> Any:
+        """One of the read-only ``/_orderflow/`` documents (``sent-emails``, ``alarm-history``)."""
+        url = f"{self.endpoint_url}{INSPECTION_PREFIX}{name}"
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after a grace period)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.port = None
+
+    def __enter__(self) -> EmbeddedAws:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""Lambda's SQS event source mapping, for one function, in its own process.
+
+One worker process per function (``python -m orderflow.local.pollers``), so one
+function's crash or slowness never stalls another. Inside it, as many pollers as the mapping's
+``ScalingConfig.MaximumConcurrency`` allows (capped by the machine's ceiling), each owning one
+execution environment (``environment``) that imports the handler itself, as Lambda's do, and
+reports that init with its first invocation.
+Each poller does what the Lambda documentation describes for SQS:
+
+* long-polls the queue (``ReceiveMessage`` with all system and message attributes) and gathers
+  up to ``BatchSize`` records, waiting at most ``MaximumBatchingWindowInSeconds`` for more;
+* invokes the handler with a real SQS event (``orderflow.messaging.lambda_events``) and a
+  context whose remaining time counts down from the function's ``Timeout``, in real seconds
+  (see ``invocation_timeout``);
+* on success deletes the records, except those the partial batch response names
+  (``ReportBatchItemFailures``); an error, an invalid response, a timeout (the environment is
+  killed) or a crash deletes nothing, so every record returns after its visibility timeout and
+  SQS moves it to the DLQ past ``maxReceiveCount``.
+
+AWS durations (visibility timeouts, the batching window, long polls) run on the emulator clock.
+Each invocation is reported as one JSON line on the events file descriptor the runtime passes,
+for its live status, the demo's timeline and the run's invocation log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orderflow.emulator.clock import EmulatorClock
+from orderflow.local.environment import INIT_DURATION, Invocation, serve
+from orderflow.local.faults import FaultPlan
+from orderflow.local.functions import FunctionSpec, lambda_environment
+
+LOGGER = logging.getLogger(__name__)
+
+LONG_POLL_SECONDS = 20
+"""Lambda's pollers long-poll for up to 20 seconds."""
+MAX_REAL_POLL_SECONDS = 2.0
+"""...here at most 2 real seconds, so that a stop never waits long."""
+INIT_TIMEOUT_SECONDS = 60.0
+SQS_RECEIVE_LIMIT = 10
+
+OK, PARTIAL, ERROR, TIMEOUT, CRASH = "ok", "partial", "error", "timeout", "crash"
+
+
+@dataclass(frozen=True)
+class InvocationReport:
+    """One invocation, as the runtime's status and the demo's timeline see it."""
+
+    service: str
+    function: str
+    outcome: str
+    records: int
+    succeeded: int
+    failed: int
+    duplicates: int
+    started: float
+    ended: float
+    cold: bool
+    detail: str = ""
+    message_ids: list[str] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+    """the order each record carried, in batch order ("" when its body names none)"""
+    timeout_real: float | None = None
+    init_duration_ms: float | None = None
+    """the environment's init, on its first invocation only (Lambda's REPORT ``Init Duration``)"""
+
+    def to_json(self) -> str:
+        return json.dumps({"type": "invocation", **asdict(self)})
+
+
+def invocation_timeout(
+    spec: FunctionSpec, clock: EmulatorClock, visibility_timeout_seconds: int | None
+) -> float:
+    """Real seconds one invocation may run: the function's own timeout, as Lambda gives it.
+
+    The work of an invocation (HTTP calls, a slow provider, a busy machine) takes real time,
+    which the emulator clock does not compress: compressed, a 30 s function had 5 real seconds
+    at x6, and on a busy machine whole batches timed out halfway through a send. It is capped by
+    the queue's visibility timeout as the clock runs it, so that a record is never handed out
+    again while the invocation that holds it may still run (Lambda requires visibility >=
+    function timeout); without the queue's setting, the timeout runs on the emulator clock.
+    """
+    if visibility_timeout_seconds is None:
+        return clock.real(spec.timeout_seconds)
+    return max(
+        clock.real(spec.timeout_seconds),
+        min(float(spec.timeout_seconds), clock.real(visibility_timeout_seconds)),
+    )
+
+
+def order_id_of(body: str) -> str:
+    """The order a record's body (SNS notification or raw event) is about, or ""."""
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("Message"), str):
+            document = json.loads(document["Message"])
+    except (TypeError, ValueError):
+        return ""
+    order_id = document.get("order_id") if isinstance(document, dict) else None
+    return order_id if isinstance(order_id, str) else ""
+
+
+def failed_message_ids(
+    response: Any, message_ids: Sequence[str], report_batch_item_failures: bool
+) -> set[str]:
+    """The records a successful invocation's response says failed (all of them if invalid).
+
+    Per the Lambda developer guide: with ReportBatchItemFailures, a null or empty response or
+    an empty ``batchItemFailures`` is full success; a response that is not an object, a list
+    that is not a list, or an ``itemIdentifier`` that is missing, empty, or not in the batch
+    fails the whole batch. Without it, any response is full success.
+    """
+    if not report_batch_item_failures or response is None:
+        return set()
+    everything = set(message_ids)
+    if not isinstance(response, dict):
+        return everything
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return everything
+    failed: set[str] = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or not identifier or identifier not in everything:
+            return everything
+        failed.add(identifier)
+    return failed
+
+
+class ExecutionEnvironment:
+    """An environment process, started on first use and replaced after a timeout or crash."""
+
+    def __init__(self, context: Any, spec: FunctionSpec, plan_json: str, faults_dir: str) -> None:
+        self._context = context
+        self._spec = spec
+        self._plan_json = plan_json
+        self._faults_dir = faults_dir
+        self._process: Any = None
+        self._connection: Any = None
+        self.init_duration_ms: float | None = None
+        """The running environment's init, as it measured it."""
+
+    @property
+    def warm(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=serve,
+            args=(child, self._spec.to_json(), self._plan_json, self._faults_dir),
+            name=f"{self._spec.function_name}-environment",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        if not parent.poll(INIT_TIMEOUT_SECONDS):
+            process.kill()
+            raise EnvironmentInitError(f"{self._spec.function_name}: init timed out")
+        try:
+            hello = parent.recv()
+        except EOFError:
+            process.join()
+            raise EnvironmentInitError(f"{self._spec.function_name}: init crashed") from None
+        if "init_error" in hello:
+            process.join()
+            raise EnvironmentInitError(f"{self._spec.function_name}: {hello['init_error']}")
+        self._process, self._connection = process, parent
+        self.init_duration_ms = hello.get(INIT_DURATION)
+        LOGGER.info(
+            "%s: environment %s ready; Init Duration: %s ms",
+            self._spec.function_name,
+            process.pid,
+            self.init_duration_ms,
+        )
+
+    def invoke(self, event: dict[str, Any], timeout_real: float) -> tuple[str, Any]:
+        """(outcome, response or error text) of one invocation within ``timeout_real``."""
+        if not self.warm:
+            self.close()
+            self._start()
+        deadline = time.time() + timeout_real
+        self._connection.send(Invocation(str(uuid.uuid4()), event, deadline))
+        if not self._connection.poll(max(0.0, deadline - time.time())):
+            self.close(kill=True)
+            return TIMEOUT, f"Task timed out after {timeout_real:.2f} real seconds"
+        try:
+            result = self._connection.recv()
+        except EOFError:
+            code = self._process.exitcode if self._process else None
+            self.close(kill=True)
+            return CRASH, f"Runtime exited (exit code {code}) before reporting the batch"
+        if result.get("ok"):
+            return OK, result.get("response")
+        return ERROR, result.get("error", "")
+
+    def close(self, *, kill: bool = False) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._process is not None:
+            if kill and self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._process = self._connection = None
+
+
+class EnvironmentInitError(RuntimeError):
+    """The handler module could not be imported in a fresh environment."""
+
+
+class SqsPoller:
+    """One concurrency slot of the event source mapping: poll, invoke, delete what succeeded."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        sqs: Any,
+        clock: EmulatorClock,
+        *,
+        environment: ExecutionEnvironment,
+        report: Callable[[InvocationReport], None],
+        stop: threading.Event,
+        duplicate_rate: float = 0.0,
+        rng: random.Random | None = None,
+        timeout_real: float | None = None,
+    ) -> None:
+        self.spec = spec
+        self.timeout_real = (
+            timeout_real if timeout_real is not None else clock.real(spec.timeout_seconds)
+        )
+        self._sqs = sqs
+        self._clock = clock
+        self._environment = environment
+        self._report = report
+        self._stop = stop
+        self._duplicate_rate = duplicate_rate
+        self._rng = rng or random.Random()  # noqa: S311  (fault dice)
+
+    def run(self) -> None:
+        """Poll until stopped; an AWS error backs off and retries, as Lambda's poller does."""
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except EnvironmentInitError as error:
+                LOGGER.warning("%s", error)
+                self._stop.wait(1.0)
+            except Exception:
+                LOGGER.exception("%s: poller error", self.spec.function_name)
+                self._stop.wait(0.5)
+        self._environment.close()
+
+    def poll_once(self) -> InvocationReport | None:
+        """Gather one batch and invoke the function with it (None when the queue was empty)."""
+        messages = self.collect_batch()
+        if not messages:
+            return None
+        duplicates = self._duplicate(messages)
+        return self.invoke(messages, duplicates)
+
+    def _receive(self, limit: int, wait_seconds: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.spec.queue_url,
+            MaxNumberOfMessages=max(1, min(SQS_RECEIVE_LIMIT, limit)),
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages", []))
+
+    def collect_batch(self) -> list[dict[str, Any]]:
+        """Up to BatchSize messages, waiting up to the batching window once the first arrived."""
+        wait = min(self._clock.real(LONG_POLL_SECONDS), MAX_REAL_POLL_SECONDS)
+        batch = self._receive(self.spec.batch_size, max(1, round(wait)))
+        if not batch or not self.spec.batching_window_seconds:
+            return batch
+        window_ends = time.monotonic() + self._clock.real(self.spec.batching_window_seconds)
+        while len(batch) < self.spec.batch_size and not self._stop.is_set():
+            remaining = window_ends - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(self.spec.batch_size - len(batch), int(remaining))
+            if more:
+                batch.extend(more)
+            else:
+                self._stop.wait(min(0.05, max(remaining, 0.0)))
+        return batch
+
+    def _duplicate(self, messages: list[dict[str, Any]]) -> int:
+        """SQS at-least-once: some messages get a second copy, delivered later."""
+        if not self._duplicate_rate:
+            return 0
+        copies = 0
+        for message in messages:
+            if self._rng.random() < self._duplicate_rate:
+                self._sqs.send_message(
+                    QueueUrl=self.spec.queue_url,
+                    MessageBody=message["Body"],
+                    MessageAttributes=_sendable_attributes(message.get("MessageAttributes", {})),
+                )
+                copies += 1
+        return copies
+
+    def invoke(self, messages: list[dict[str, Any]], duplicates: int = 0) -> InvocationReport:
+        """Invoke with one batch; delete what succeeded; report the invocation."""
+        from orderflow.messaging.lambda_events import (  # noqa: PLC0415
+            lambda_sqs_event,
+            lambda_sqs_record,
+        )
+
+        event = lambda_sqs_event([lambda_sqs_record(m, self.spec.queue_arn) for m in messages])
+        cold = not self._environment.warm
+        started = time.time()
+        outcome, payload = self._environment.invoke(event, self.timeout_real)
+        ended = time.time()
+        ids = [m["MessageId"] for m in messages]
+        if outcome == OK:
+            failed = failed_message_ids(payload, ids, self.spec.report_batch_item_failures)
+            outcome = PARTIAL if failed else OK
+            detail = f"{len(failed)} record(s) reported failed" if failed else ""
+        else:
+            failed, detail = set(ids), str(payload)[:300]
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        self._delete(succeeded)
+        report = InvocationReport(
+            service=self.spec.service,
+            function=self.spec.function_name,
+            outcome=outcome,
+            records=len(messages),
+            succeeded=len(succeeded),
+            failed=len(failed),
+            duplicates=duplicates,
+            started=started,
+            ended=ended,
+            cold=cold,
+            detail=detail,
+            message_ids=ids,
+            failed_ids=[i for i in ids if i in failed],
+            order_ids=[order_id_of(m.get("Body", "")) for m in messages],
+            timeout_real=round(self.timeout_real, 3),
+            init_duration_ms=self._environment.init_duration_ms if cold else None,
+        )
+        self._report(report)
+        return report
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
+            chunk = messages[start : start + SQS_RECEIVE_LIMIT]
+            response = self._sqs.delete_message_batch(
+                QueueUrl=self.spec.queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)
+                ],
+            )
+            for failure in response.get("Failed", []):
+                LOGGER.warning("%s: delete failed: %s", self.spec.function_name, failure)
+
+
+def _sendable_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    sendable = {}
+    for name, value in attributes.items():
+        entry = {"DataType": value["DataType"]}
+        for key in ("StringValue", "BinaryValue"):
+            if key in value:
+                entry[key] = value[key]
+        sendable[name] = entry
+    return sendable
+
+
+# --- the worker process ----------------------------------------------------------------------
+
+
+def run_worker(
+    spec: FunctionSpec,
+    endpoint_url: str,
+    *,
+    plan: FaultPlan,
+    clock: EmulatorClock,
+    faults_dir: Path,
+    events_fd: int | None,
+    concurrency_ceiling: int | None,
+    xray_daemon_address: str | None = None,
+) -> None:
+    """Run the function's event source mapping until SIGTERM or the parent goes away."""
+    os.environ.update(lambda_environment(spec, endpoint_url, xray_daemon_address))
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    slots = spec.concurrency(concurrency_ceiling)
+    # Environments fork from a server that imported the environment's own code; each one then
+    # imports the handler itself, as each Lambda environment's init does (its Init Duration).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["orderflow.local.environment"])
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint_url,
+        region_name=spec.region,
+        config=Config(max_pool_connections=slots + 4, retries={"mode": "standard"}),
+    )
+    visibility = sqs.get_queue_attributes(
+        QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"].get("VisibilityTimeout")
+    timeout_real = invocation_timeout(spec, clock, int(visibility) if visibility else None)
+    events = os.fdopen(events_fd, "w", buffering=1) if events_fd is not None else None
+    lock = threading.Lock()
+
+    def report(entry: InvocationReport) -> None:
+        if events is not None:
+            with lock:
+                events.write(entry.to_json() + "\n")
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    seed = plan.seed
+    pollers = [
+        SqsPoller(
+            spec,
+            sqs,
+            clock,
+            environment=ExecutionEnvironment(context, spec, plan.to_json(), str(faults_dir)),
+            report=report,
+            stop=stop,
+            duplicate_rate=plan.duplicate_delivery_rate,
+            rng=random.Random(None if seed is None else seed + n),  # noqa: S311
+            timeout_real=timeout_real,
+        )
+        for n in range(slots if spec.enabled else 0)
+    ]
+    threads = [
+        threading.Thread(target=p.run, name=f"{spec.function_name}-poller-{n}", daemon=True)
+        for n, p in enumerate(pollers)
+    ]
+    for thread in threads:
+        thread.start()
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            stop.set()  # orphaned: the runtime died without stopping us
+    # In-flight invocations finish (or time out) before the worker leaves.
+    grace = timeout_real + MAX_REAL_POLL_SECONDS + 2
+    for thread in threads:
+        thread.join(timeout=grace)
+    if events is not None:
+        events.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of one function's worker process."""
+    parser = argparse.ArgumentParser(description="orderflow: one function's SQS event source")
+    parser.add_argument("--spec", type=Path, required=True, help="FunctionSpec JSON file")
+    parser.add_argument("--faults", type=Path, required=True, help="FaultPlan JSON file")
+    parser.add_argument("--endpoint-url", required=True)
+    parser.add_argument("--clock-factor", type=float, default=1.0)
+    parser.add_argument("--faults-dir", type=Path, required=True)
+    parser.add_argument("--events-fd", type=int, default=None)
+    parser.add_argument("--max-concurrency", type=int, default=None)
+    parser.add_argument("--xray-daemon-address", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_worker(
+        FunctionSpec.from_json(args.spec.read_text()),
+        args.endpoint_url,
+        plan=FaultPlan.from_json(args.faults.read_text()),
+        clock=EmulatorClock(args.clock_factor),
+        faults_dir=args.faults_dir,
+        events_fd=args.events_fd,
+        concurrency_ceiling=args.max_concurrency,
+        xray_daemon_address=args.xray_daemon_address,
+    )
+
+
+if __name__ == "__main__":
+    main()

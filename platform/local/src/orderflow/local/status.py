@@ -1,0 +1,131 @@
+"""The local runtime's live status: each service's backlog and alarm, and what its function did.
+
+The backlog and alarm columns are what ``orderflow status`` shows (the platform's own
+``backlogs`` and ``alarm_states``); the function columns come from the pollers' reports,
+INIT from the reports of each environment's first invocation (its Init Duration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from orderflow.platform.alarms import alarm_states, worst_state
+from orderflow.platform.backlog import backlogs
+from orderflow.platform.stage import discover_queues
+
+if TYPE_CHECKING:
+    from orderflow.local.pollers import InvocationReport
+    from orderflow.local.runtime import FunctionStats, LocalRuntime
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One row of the live status."""
+
+    service: str
+    depth: int
+    in_flight: int
+    oldest_age_seconds: int | None
+    dlq_depth: int | None
+    alarm: str
+    processed: int
+    failed: int
+    invocations: Mapping[str, int]
+    init_durations_ms: tuple[float, ...] = ()
+    """Each recent execution environment's init, as it reported it (oldest first)."""
+
+
+def service_statuses(runtime: LocalRuntime) -> list[ServiceStatus]:
+    """A fresh read of every service's backlog, alarm and function activity."""
+    stage = runtime.options.stage
+    sqs, cloudwatch = runtime.client("sqs"), runtime.client("cloudwatch")
+    found = backlogs(sqs, cloudwatch, discover_queues(sqs, stage))
+    states = alarm_states(cloudwatch, stage)
+    rows = []
+    for backlog in found:
+        worker = runtime.workers.get(backlog.service)
+        stats: FunctionStats | None = worker.snapshot() if worker else None
+        rows.append(
+            ServiceStatus(
+                service=backlog.service,
+                depth=backlog.depth,
+                in_flight=backlog.in_flight,
+                oldest_age_seconds=backlog.oldest_age_seconds,
+                dlq_depth=backlog.dlq_depth,
+                alarm=worst_state([s for s in states if s.service == backlog.service]),
+                processed=stats.records_succeeded if stats else 0,
+                failed=stats.records_failed if stats else 0,
+                invocations=dict(stats.invocations) if stats else {},
+                init_durations_ms=init_durations(stats.recent) if stats else (),
+            )
+        )
+    return rows
+
+
+def init_durations(reports: Iterable[InvocationReport]) -> tuple[float, ...]:
+    """The init each environment reported with its first invocation, in order."""
+    return tuple(r.init_duration_ms for r in reports if r.init_duration_ms is not None)
+
+
+def init_line(report: InvocationReport) -> str | None:
+    """``payment: Init Duration 412.30 ms`` for an environment's first invocation, else None."""
+    if report.init_duration_ms is None:
+        return None
+    return f"{report.service}: Init Duration {report.init_duration_ms:.2f} ms"
+
+
+def init_summary(durations: Sequence[float]) -> str:
+    """The latest environment's init, and the slowest and how many when there were more."""
+    if not durations:
+        return "-"
+    latest = f"{durations[-1]:.0f} ms"
+    if len(durations) == 1:
+        return latest
+    return f"{latest} (max {max(durations):.0f} ms of {len(durations)})"
+
+
+def _invocations(counts: Mapping[str, int]) -> str:
+    order = ("ok", "partial", "error", "timeout", "crash")
+    shown = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+    return ", ".join(shown) or "-"
+
+
+def status_table(title: str, rows: list[ServiceStatus]) -> Table:
+    """The status as a table (the same columns as ``orderflow status``, plus the function's)."""
+    # The CLI's own helpers, imported late: the CLI package imports this module's commands.
+    from orderflow.platform.cli.state import age, table  # noqa: PLC0415
+
+    return table(
+        title,
+        [
+            "SERVICE",
+            "DEPTH",
+            "IN FLIGHT",
+            "OLDEST",
+            "DLQ",
+            "ALARM",
+            "DONE",
+            "FAILED",
+            "INVOCATIONS",
+            "INIT",
+        ],
+        [
+            [
+                r.service,
+                r.depth,
+                r.in_flight,
+                age(r.oldest_age_seconds),
+                r.dlq_depth,
+                r.alarm,
+                r.processed,
+                r.failed,
+                _invocations(r.invocations),
+                init_summary(r.init_durations_ms),
+            ]
+            for r in rows
+        ],
+    )

@@ -1,0 +1,181 @@
+"""The DLQ growth alarm from emulated metrics, and ``orderflow up`` from start to a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from orderflow.contracts import OrderCreated
+from orderflow.local.faults import ConsumerBug, FaultPlan
+from orderflow.messaging import EventPublisher
+from orderflow.platform.dlq import redrive_all
+from orderflow.platform.stage import service_queues
+
+from .conftest import LocalRun, mismatches, traffic
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
+
+
+def pages(run: LocalRun) -> list[dict[str, Any]]:
+    sqs = run.client("sqs")
+    url = run.resources.pager_queue_url
+    found = []
+    for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found.append(json.loads(json.loads(message["Body"])["Message"]))
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_the_dlq_growth_alarm_fires_from_emulated_metrics_and_clears_after_redrive(
+    local_run: Callable[..., LocalRun],
+) -> None:
+    # GIVEN a payment bug for two orders, on a clock where a minute is four seconds
+    events = traffic(6, seed=21)
+    unlucky = tuple(e.order_id for e in events if isinstance(e, OrderCreated))[:2]
+    run = local_run(FaultPlan(consumer_bugs=(ConsumerBug("payment", unlucky),)), clock_factor=15.0)
+    run.seed_for(events)
+    alarm = f"orderflow-{run.resources.stage}-payment-dlq-growth"
+    seen: list[dict[str, Any]] = []
+
+    def paged(state: str) -> bool:
+        seen.extend(pages(run))
+        return any(p["AlarmName"] == alarm and p["NewStateValue"] == state for p in seen)
+
+    # WHEN the orders fail every retry and park in payment's DLQ
+    run.publish(events)
+    wait_for(lambda: paged("ALARM"), 150, "the DLQ growth page")
+    # THEN the alarm went to ALARM from the DLQ's own metrics, and paged
+    history = run.runtime.aws.inspect("alarm-history")
+    assert [h["new_state"] for h in history if h["alarm_name"] == alarm][-1] == "ALARM"
+    # WHEN the fix is deployed and the DLQ redriven
+    run.runtime.fixes.deploy("payment")
+    sqs = run.client("sqs")
+    report = redrive_all(sqs, service_queues(sqs, run.resources.stage, "payment"), poll_seconds=0.5)
+    assert report.moved == 2
+    # THEN the alarm returns to OK (and says so on the paging topic), nothing is left behind
+    wait_for(lambda: paged("OK"), 120, "the OK page")
+    run.settle()
+    result = run.reconciliation()
+    assert result.ok, mismatches(result)
+
+
+# --- orderflow up ---------------------------------------------------------------------------
+
+
+def publish_orders(resources: dict[str, Any], count: int) -> None:
+    """Publish orders to a running `orderflow up`, as another shell would."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    sns = session.client("sns", endpoint_url=resources["endpoint_url"])
+    created = [e for e in traffic(count, seed=1) if isinstance(e, OrderCreated)]
+    EventPublisher(resources["topic_arn"], client=sns).publish_batch(created)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize(
+    "stop_signal",
+    [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGINT, id="Ctrl-C")],
+)
+def test_orderflow_up_stops_cleanly_and_leaves_no_process(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    # GIVEN `orderflow up` running
+    state_dir = tmp_path / "state"
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from orderflow.platform.cli.main import main; main()",
+            "up",
+            "--clock-factor",
+            "10",
+            "--state-dir",
+            str(state_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        local = state_dir / "local.json"
+        wait_for(local.is_file, 120, "local.json")
+        resources = json.loads(local.read_text())
+        assert resources["stage"] == "local"
+        assert sorted(resources["services"]) == [
+            "analytics",
+            "inventory",
+            "notifications",
+            "payment",
+        ]
+        # ... with orders flowing, so every function has an environment running
+        publish_orders(resources, 3)
+        every_process = 1 + 4 * 3  # the embedded AWS; per function a worker, a fork server
+        # and an environment
+        started = wait_for(
+            lambda: descendants(up.pid) if len(descendants(up.pid)) >= every_process else None,
+            90,
+            "every function's environment",
+        )
+        # WHEN it is told to stop
+        up.send_signal(stop_signal)
+        output, _ = up.communicate(timeout=90)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    # THEN it exits cleanly, every process it started is gone, and local.json with them
+    assert up.returncode == 0, output
+    assert "stopped" in output
+    assert [pid for pid in started if alive(pid)] == []
+    assert not local.exists()
