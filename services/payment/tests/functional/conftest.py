@@ -60,11 +60,11 @@ class PaymentStack:
         """A new container: the environment is read again and every client is rebuilt."""
         for name, value in environ.items():
             self.monkeypatch.setenv(name, value)
-        bootstrap.wiring.cache_clear()
+        bootstrap.service.cache_clear()
         self.monkeypatch.setattr(
-            payment,
+            payment.handler,
             "consumer",
-            SqsConsumer("payment", logger=payment.logger),
+            SqsConsumer("payment", logger=payment.handler.telemetry.logger),
         )
 
     def deliver(self, *records: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def stack(aws, template_path, tmp_path, monkeypatch) -> Iterator[PaymentStack]:
         POWERTOOLS_SERVICE_NAME="payment",
     )
     yield deployed
-    bootstrap.wiring.cache_clear()
+    bootstrap.service.cache_clear()
 
 
 @dataclasses.dataclass

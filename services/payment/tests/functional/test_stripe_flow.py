@@ -8,7 +8,7 @@ import pytest
 import stripe
 
 from orderflow.contracts import PaymentCompleted, PaymentFailed
-from orderflow.payment.bootstrap import PaymentConfigError
+from orderflow.settings import ConfigError
 from orderflow.testing import make_order, sqs_record
 
 from ..conftest import LOCALSTRIPE_KEY
@@ -110,7 +110,7 @@ def test_a_new_container_refuses_a_secret_that_holds_no_stripe_key(on_stripe):
     boto3.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString="pk_live_oops")
     on_stripe.cold_start()
 
-    with pytest.raises(PaymentConfigError, match=SECRET) as refused:
+    with pytest.raises(ConfigError, match=SECRET) as refused:
         on_stripe.deliver(sqs_record(make_order(new_order_id())))
     assert "pk_live_oops" not in str(refused.value)
 
@@ -118,5 +118,5 @@ def test_a_new_container_refuses_a_secret_that_holds_no_stripe_key(on_stripe):
 def test_a_new_container_names_a_missing_secret(on_stripe):
     on_stripe.cold_start(STRIPE_API_KEY_SECRET="orderflow/test/no-such-secret")
 
-    with pytest.raises(PaymentConfigError, match=r"no-such-secret.*ResourceNotFoundException"):
+    with pytest.raises(ConfigError, match=r"no-such-secret.*ResourceNotFoundException"):
         on_stripe.deliver(sqs_record(make_order(new_order_id())))

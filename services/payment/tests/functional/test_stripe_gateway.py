@@ -21,7 +21,7 @@ from orderflow.payment.adapters.stripe import (
     StripeGateway,
     StripeSettings,
 )
-from orderflow.payment.ports import (
+from orderflow.payment.domain import (
     ChargeApproved,
     ChargeDeclined,
     GatewayRequestError,

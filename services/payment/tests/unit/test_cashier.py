@@ -7,18 +7,19 @@ from decimal import Decimal
 
 import pytest
 
-from orderflow.consumer import UnexpectedEventError
 from orderflow.contracts import (
     EVENT_MODELS,
     Money,
     PaymentCompleted,
     PaymentFailed,
+    UnexpectedEventError,
     consumed_by,
     derived_event_id,
     utc_now,
 )
 from orderflow.payment.domain import (
     ChargeNotRecordedError,
+    GatewayUnavailableError,
     PaymentRecorded,
     PaymentStatus,
     RefundRecorded,
@@ -27,7 +28,6 @@ from orderflow.payment.domain import (
     charge_key,
     refund_key,
 )
-from orderflow.payment.ports import GatewayUnavailableError
 from orderflow.testing import make_order
 
 
@@ -344,12 +344,12 @@ def test_handle_dispatches_and_reports_the_outcome(desk, refund_of):
     order = make_order("ord-11")
 
     # WHEN both go through the entry point the consumer shell calls
-    desk.cashier.handle(order)
-    desk.cashier.handle(refund_of(order))
+    returned = [desk.cashier.handle(order), desk.cashier.handle(refund_of(order))]
 
-    # THEN both outcomes were reported, in order
+    # THEN both outcomes were reported, in order, and are what handle returned
     kinds = [type(o) for o in desk.log.outcomes]
     assert kinds == [PaymentRecorded, RefundRecorded]
+    assert desk.log.outcomes == returned
 
 
 @pytest.mark.parametrize(

@@ -12,18 +12,18 @@ import pytest
 from orderflow.contracts import Money
 from orderflow.payment.adapters.gateway import (
     ChargeJournal,
-    GatewayConfigError,
     GatewayJournalError,
     GatewaySettings,
     SimulatedGateway,
     read_journal,
 )
-from orderflow.payment.ports import (
+from orderflow.payment.domain import (
     ChargeApproved,
     ChargeDeclined,
     GatewayRequestError,
     GatewayUnavailableError,
 )
+from orderflow.settings import ConfigError
 
 TEN_EUR = Money(amount=Decimal("10.00"), currency="EUR")
 
@@ -283,7 +283,7 @@ def test_unset_and_empty_settings_mean_a_healthy_gateway():
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(name, value):
-    with pytest.raises(GatewayConfigError, match=name):
+    with pytest.raises(ConfigError, match=name):
         GatewaySettings.from_environ({name: value})
 
 

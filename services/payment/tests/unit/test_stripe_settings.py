@@ -19,7 +19,8 @@ from orderflow.payment.adapters.stripe import (
     UnsupportedCurrencyError,
     minor_units,
 )
-from orderflow.payment.bootstrap import PaymentConfigError, build
+from orderflow.payment.bootstrap import build
+from orderflow.settings import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -78,12 +79,8 @@ def test_the_simulated_gateway_never_imports_the_stripe_sdk():
         import sys
         from orderflow.payment import bootstrap
         from orderflow.payment.adapters.telemetry import PaymentTelemetry
-        from orderflow.observability import build_logger, build_metrics, build_tracer
-        telemetry = PaymentTelemetry(
-            logger=build_logger("payment"),
-            metrics=build_metrics("payment"),
-            tracer=build_tracer("payment"),
-        )
+        from orderflow.observability import Telemetry
+        telemetry = PaymentTelemetry(Telemetry.for_service("payment"))
         bootstrap.build(
             {"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t", "PAYMENTS_TABLE": "p",
              "IDEMPOTENCY_TABLE": "i", "PAYMENT_GATEWAY": "simulated"},
@@ -101,7 +98,7 @@ def test_the_simulated_gateway_never_imports_the_stripe_sdk():
 
 def test_an_unknown_gateway_is_refused_in_one_line():
     environ = {"TOPIC_ARN": "t", "PAYMENTS_TABLE": "p", "IDEMPOTENCY_TABLE": "i"}
-    with pytest.raises(PaymentConfigError, match="PAYMENT_GATEWAY must be one of simulated, str"):
+    with pytest.raises(ConfigError, match="PAYMENT_GATEWAY must be one of simulated, str"):
         build({**environ, "PAYMENT_GATEWAY": "paypal"}, observer=None)  # type: ignore[arg-type]
 
 
@@ -118,5 +115,5 @@ def test_a_stripe_stack_without_the_sdk_in_its_zip_says_how_to_build_it(monkeypa
         "STRIPE_API_KEY_SECRET": "orderflow/dev/stripe",
     }
     # WHEN the container wires its gateway THEN one line names the missing SDK and the fix
-    with pytest.raises(PaymentConfigError, match=r"needs the Stripe SDK .*-- --extra stripe"):
+    with pytest.raises(ConfigError, match=r"needs the Stripe SDK .*-- --extra stripe"):
         build(environ, observer=None)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from orderflow.contracts import Money, derived_event_id
-from orderflow.observability import build_logger, build_metrics, build_tracer
+from orderflow.observability import Telemetry, build_logger, build_metrics, build_tracer
 from orderflow.payment.adapters.telemetry import PaymentTelemetry
 from orderflow.payment.domain import (
     Payment,
@@ -36,7 +36,9 @@ def telemetry():
     logger = build_logger("payment")
     buffer = io.StringIO()
     stream = logger.registered_handler.setStream(buffer)
-    observer = PaymentTelemetry(logger=logger, metrics=metrics, tracer=build_tracer("payment"))
+    observer = PaymentTelemetry(
+        Telemetry(service="payment", logger=logger, metrics=metrics, tracer=build_tracer("payment"))
+    )
     yield observer, metrics, buffer
     logger.registered_handler.setStream(stream)
     metrics.clear_metrics()

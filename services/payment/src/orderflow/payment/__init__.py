@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from orderflow.payment.domain import (
-    SERVICE,
     Cashier,
     ChargeNotRecordedError,
     Payment,
@@ -20,7 +19,6 @@ from orderflow.payment.domain import (
 )
 
 __all__ = [
-    "SERVICE",
     "Cashier",
     "ChargeNotRecordedError",
     "Payment",

@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from orderflow.consumer import UnexpectedEventError
 from orderflow.contracts import (
     EventEnvelope,
     Money,
@@ -33,21 +32,18 @@ from orderflow.contracts import (
     OrderRefunded,
     PaymentCompleted,
     PaymentFailed,
+    UnexpectedEventError,
     derived_event_id,
     utc_now,
 )
-from orderflow.payment.ports import ChargeApproved, ChargeResult
 
 if TYPE_CHECKING:
-    from orderflow.payment.ports import (
-        OnceOnlyEffects,
-        OutcomeObserver,
-        OutcomePublisher,
-        PaymentGateway,
-        PaymentRepository,
-    )
+    from orderflow.idempotency import OnceOnlyEffects
+    from orderflow.messaging.ports import EventSink
+    from orderflow.payment.ports import PaymentGateway, PaymentObserver, PaymentRepository
 
-SERVICE = "payment"
+PRODUCER = "payment"
+"""The producer payment's events carry (its key in ``orderflow.contracts.PRODUCERS``)."""
 
 
 class PaymentStatus(enum.StrEnum):
@@ -62,6 +58,42 @@ class RefundRejectionReason(enum.StrEnum):
     NOT_PAID = "not_paid"
     CURRENCY_MISMATCH = "currency_mismatch"
     EXCEEDS_CHARGE = "exceeds_charge"
+
+
+class GatewayUnavailableError(Exception):
+    """The gateway could not answer (outage, timeout, lost response): retry with the same key.
+
+    Whether the charge happened is unknown; the idempotency key makes the retry safe.
+    """
+
+
+class GatewayRequestError(Exception):
+    """The gateway refused the request itself (not a decline): retrying will not help."""
+
+
+class IdempotencyKeyReusedError(GatewayRequestError):
+    """The gateway holds this idempotency key for a different request: a bug on our side.
+
+    The record fails on every receive and parks in the DLQ with this reason; nothing was charged
+    by the refused request.
+    """
+
+
+@dataclass(frozen=True)
+class ChargeApproved:
+    """The card was charged; ``payment_id`` is the provider's charge id."""
+
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class ChargeDeclined:
+    """The provider declined the card: a final answer, not an error."""
+
+    decline_code: str
+
+
+ChargeResult = ChargeApproved | ChargeDeclined
 
 
 class ChargeNotRecordedError(Exception):
@@ -187,7 +219,7 @@ def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | P
             occurred_at=payment.charged_at,
             order_id=order.order_id,
             correlation_id=order.correlation_id,
-            producer=SERVICE,
+            producer=PRODUCER,
             customer_email=order.customer_email,
             amount=amount,
             decline_code=payment.decline_code or "declined",
@@ -199,7 +231,7 @@ def outcome_event(order: OrderCreated, payment: Payment) -> PaymentCompleted | P
         occurred_at=payment.charged_at,
         order_id=order.order_id,
         correlation_id=order.correlation_id,
-        producer=SERVICE,
+        producer=PRODUCER,
         customer_email=order.customer_email,
         payment_id=payment.payment_id,
         amount=amount,
@@ -244,9 +276,9 @@ class Cashier:
         *,
         gateway: PaymentGateway,
         repository: PaymentRepository,
-        publisher: OutcomePublisher,
+        publisher: EventSink,
         once: OnceOnlyEffects,
-        observer: OutcomeObserver,
+        observer: PaymentObserver,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._gateway = gateway
@@ -256,16 +288,21 @@ class Cashier:
         self._observer = observer
         self._clock = clock
 
-    def handle(self, event: EventEnvelope) -> None:
-        """Act on one event routed to payment; raise to fail (and retry) its record."""
+    def handle(self, event: EventEnvelope) -> PaymentOutcome:
+        """Act on one event routed to payment and report the outcome to the observer.
+
+        Raises to fail (and retry) the event's record: ``UnexpectedEventError`` for a type
+        payment is not routed, ``GatewayUnavailableError``, ``ChargeNotRecordedError``.
+        """
         outcome: PaymentOutcome
         if isinstance(event, OrderCreated):
             outcome = self.charge_order(event)
         elif isinstance(event, OrderRefunded):
             outcome = self.refund_order(event)
         else:
-            raise UnexpectedEventError(f"{SERVICE} does not handle {event.TYPE}")
+            raise UnexpectedEventError(f"{PRODUCER} does not handle {event.TYPE}")
         self._observer.observe(outcome)
+        return outcome
 
     def charge_order(self, order: OrderCreated) -> PaymentRecorded:
         """Charge the order once, record the payment, publish payment.completed or .failed."""

@@ -1,60 +1,25 @@
-"""What the payment domain needs from the outside world.
+"""What the payment domain needs from the outside world: Protocols only.
 
 The gateway port is shaped like a card provider with idempotency keys (Stripe-like): the same key
 sent twice returns the first answer instead of charging again, so a real provider drops in behind
-it without the domain changing.
+it without the domain changing. The once-only store and the topic are the shared ports
+(``orderflow.idempotency.OnceOnlyEffects``, ``orderflow.messaging.EventSink``); the vocabulary
+the ports speak (``ChargeResult``, ``GatewayUnavailableError``, ...) is the domain's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orderflow.contracts import EventEnvelope, Money
+    from orderflow.contracts import Money
     from orderflow.payment.domain import (
+        ChargeResult,
         Payment,
         PaymentOutcome,
         Refund,
         RefundRejection,
     )
-
-
-class GatewayUnavailableError(Exception):
-    """The gateway could not answer (outage, timeout, lost response): retry with the same key.
-
-    Whether the charge happened is unknown; the idempotency key makes the retry safe.
-    """
-
-
-class GatewayRequestError(Exception):
-    """The gateway refused the request itself (not a decline): retrying will not help."""
-
-
-class IdempotencyKeyReusedError(GatewayRequestError):
-    """The gateway holds this idempotency key for a different request: a bug on our side.
-
-    The record fails on every receive and parks in the DLQ with this reason; nothing was charged
-    by the refused request.
-    """
-
-
-@dataclass(frozen=True)
-class ChargeApproved:
-    """The card was charged; ``payment_id`` is the provider's charge id."""
-
-    payment_id: str
-
-
-@dataclass(frozen=True)
-class ChargeDeclined:
-    """The provider declined the card: a final answer, not an error."""
-
-    decline_code: str
-
-
-ChargeResult = ChargeApproved | ChargeDeclined
 
 
 class PaymentGateway(Protocol):
@@ -112,24 +77,8 @@ class PaymentRepository(Protocol):
         ...
 
 
-class OutcomePublisher(Protocol):
-    """Publishes the events payment produces (``orderflow.messaging.EventPublisher`` is one)."""
-
-    def publish(self, event: EventEnvelope) -> str:
-        """Publish one event; return the transport's message id."""
-        ...
-
-
-class OnceOnlyEffects(Protocol):
-    """Runs an external side effect once per key (``orderflow.idempotency.OnceOnly`` is one)."""
-
-    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result."""
-        ...
-
-
-class OutcomeObserver(Protocol):
-    """Turns outcomes into logs, metrics and trace annotations."""
+class PaymentObserver(Protocol):
+    """What the cashier reports each outcome to (logs, metrics and trace annotations)."""
 
     def observe(self, outcome: PaymentOutcome) -> None:
         """Report one outcome of the domain."""

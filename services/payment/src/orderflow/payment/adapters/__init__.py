@@ -1,1 +1,2 @@
-"""Implementations of the payment ports: DynamoDB, the simulated gateway, Powertools telemetry."""
+"""Implementations of the payment ports: DynamoDB, the simulated and Stripe gateways, Powertools
+telemetry, and every port in memory."""

@@ -38,7 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from orderflow.contracts import Money
-from orderflow.payment.ports import (
+from orderflow.payment.domain import (
     ChargeApproved,
     ChargeDeclined,
     ChargeResult,
@@ -46,6 +46,7 @@ from orderflow.payment.ports import (
     GatewayUnavailableError,
     IdempotencyKeyReusedError,
 )
+from orderflow.settings import ConfigError, optional
 
 DEFAULT_DECLINE_TOKENS: Mapping[str, str] = {"tok_decline": "card_declined"}
 DEFAULT_DECLINE_CODE = "card_declined"
@@ -87,10 +88,6 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
-class GatewayConfigError(ValueError):
-    """A GATEWAY_* setting holds a value the simulated gateway cannot use."""
-
-
 class GatewayJournalError(RuntimeError):
     """The gateway journal cannot be read."""
 
@@ -110,10 +107,11 @@ class GatewaySettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> GatewaySettings:
-        """Settings from GATEWAY_* variables; a bad value raises naming the variable."""
+        """Settings from GATEWAY_* variables; a bad value raises ``ConfigError`` naming it."""
+        # Unset means the default tokens; set but empty means no token declines.
         tokens = environ.get("GATEWAY_DECLINE_TOKENS")
-        seed = environ.get("GATEWAY_SEED", "").strip()
-        retention = environ.get("GATEWAY_KEY_RETENTION_SECONDS", "").strip()
+        seed = optional("GATEWAY_SEED", "", environ)
+        retention = optional("GATEWAY_KEY_RETENTION_SECONDS", "", environ)
         return cls(
             latency_ms=_count(environ, "GATEWAY_LATENCY_MS"),
             error_rate=_rate(environ, "GATEWAY_ERROR_RATE"),
@@ -122,7 +120,7 @@ class GatewaySettings:
             decline_tokens=parse_decline_tokens(tokens)
             if tokens is not None
             else dict(DEFAULT_DECLINE_TOKENS),
-            journal_path=environ.get("GATEWAY_JOURNAL_PATH") or None,
+            journal_path=optional("GATEWAY_JOURNAL_PATH", "", environ) or None,
             seed=_count(environ, "GATEWAY_SEED") if seed else None,
             key_retention_seconds=_count(environ, "GATEWAY_KEY_RETENTION_SECONDS")
             if retention
@@ -136,46 +134,44 @@ def parse_decline_tokens(text: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         token, _, code = part.partition("=")
         if not token.strip():
-            raise GatewayConfigError(
-                f"GATEWAY_DECLINE_TOKENS has an entry without a token: {part!r}"
-            )
+            raise ConfigError(f"GATEWAY_DECLINE_TOKENS has an entry without a token: {part!r}")
         tokens[token.strip()] = code.strip() or DEFAULT_DECLINE_CODE
     return tokens
 
 
 def _count(environ: Mapping[str, str], name: str) -> int:
-    raw = environ.get(name, "").strip()
+    raw = optional(name, "", environ)
     if not raw:
         return 0
     try:
         value = int(raw)
     except ValueError:
-        raise GatewayConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < 0:
-        raise GatewayConfigError(f"{name} must not be negative, got {raw!r}")
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
 
 
 def _rate(environ: Mapping[str, str], name: str) -> float:
-    raw = environ.get(name, "").strip()
+    raw = optional(name, "", environ)
     if not raw:
         return 0.0
     try:
         value = float(raw)
     except ValueError:
-        raise GatewayConfigError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise GatewayConfigError(f"{name} must be a number from 0 to 1, got {raw!r}")
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}")
     return value
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
-    raw = environ.get(name, "").strip().lower()
+    raw = optional(name, "", environ).lower()
     if raw in _TRUE:
         return True
     if raw in _FALSE:
         return False
-    raise GatewayConfigError(f"{name} must be true or false, got {raw!r}")
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)

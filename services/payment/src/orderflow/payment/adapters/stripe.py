@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orderflow.consumer import ClientTimeouts
-from orderflow.payment.ports import (
+from orderflow.payment.domain import (
     ChargeApproved,
     ChargeDeclined,
     ChargeResult,
@@ -35,6 +35,7 @@ from orderflow.payment.ports import (
     GatewayUnavailableError,
     IdempotencyKeyReusedError,
 )
+from orderflow.settings import ConfigError
 
 if TYPE_CHECKING:
     import stripe as stripe_sdk
@@ -113,6 +114,31 @@ class StripeSettings:
     def __repr__(self) -> str:
         # The key must never reach a log line, a traceback or a test report.
         return f"StripeSettings(api_key='***', api_base={self.api_base!r})"
+
+
+def read_api_key(secrets: Any, secret_id: str) -> str:
+    """The Stripe secret key stored as the secret's string; errors name the secret, never a key.
+
+    A secret (``sk_``) or restricted (``rk_``) key; a publishable key (``pk_``) cannot charge.
+    ``secrets`` is a boto3 Secrets Manager client; read once per container, at wiring.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        value = secrets.get_secret_value(SecretId=secret_id).get("SecretString") or ""
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise ConfigError(f"cannot read the Stripe API key {secret_id}: {code}") from None
+    except BotoCoreError as error:
+        raise ConfigError(
+            f"cannot read the Stripe API key {secret_id}: {type(error).__name__}"
+        ) from None
+    api_key = value.strip()
+    if not api_key.startswith(("sk_", "rk_")):
+        raise ConfigError(
+            f"secret {secret_id} does not hold a Stripe secret key (sk_... or rk_...)"
+        )
+    return api_key
 
 
 class StripeGateway:

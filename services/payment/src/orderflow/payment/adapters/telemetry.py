@@ -1,4 +1,4 @@
-"""Outcomes as Powertools logs, EMF metrics and X-Ray annotations.
+"""The payment observer: outcomes as Powertools logs, EMF metrics and X-Ray annotations.
 
 Metrics count what was recorded for the first time, so a redelivered message does not count a
 charge twice: the dashboards agree with the payments table.
@@ -12,7 +12,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from orderflow.observability import METRICS_NAMESPACE
 from orderflow.payment.domain import (
-    SERVICE,
     PaymentOutcome,
     PaymentRecorded,
     PaymentStatus,
@@ -21,18 +20,18 @@ from orderflow.payment.domain import (
 )
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Metrics, Tracer
-
     from orderflow.contracts import Money
+    from orderflow.observability import Telemetry
 
 
 class PaymentTelemetry:
-    """``OutcomeObserver`` that logs, counts and annotates each outcome."""
+    """``PaymentObserver`` that logs, counts and annotates each outcome (the entry's Telemetry)."""
 
-    def __init__(self, *, logger: Logger, metrics: Metrics, tracer: Tracer) -> None:
-        self._logger = logger
-        self._metrics = metrics
-        self._tracer = tracer
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._service = telemetry.service
+        self._logger = telemetry.logger
+        self._metrics = telemetry.metrics
+        self._tracer = telemetry.tracer
 
     def observe(self, outcome: PaymentOutcome) -> None:
         """Log the outcome; count it when it was recorded for the first time."""
@@ -108,5 +107,5 @@ class PaymentTelemetry:
             value=float(money.amount),
             namespace=METRICS_NAMESPACE,
         ) as metric:
-            metric.add_dimension(name="service", value=SERVICE)
+            metric.add_dimension(name="service", value=self._service)
             metric.add_dimension(name="currency", value=money.currency)
