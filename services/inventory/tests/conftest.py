@@ -12,13 +12,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from orderflow.consumer import LambdaEntry
 from orderflow.contracts import EventEnvelope, OrderCancelled, parse_body, utc_now
 from orderflow.inventory import bootstrap
 from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
-from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStockLedger
+from orderflow.inventory.adapters.memory import MemoryObserver, MemoryStockLedger
 from orderflow.inventory.admin import seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
 from orderflow.inventory.handler import handler
+from orderflow.messaging import MemoryTopic
+from orderflow.retry import NO_PAUSE
 from orderflow.testing import FakeLambdaContext, create_tables, sqs_event, sqs_record
 
 TEMPLATE = Path(__file__).parents[1] / "template.yaml"
@@ -52,10 +55,9 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "FAILURE_LEDGER_TABLE"):
         monkeypatch.delenv(name, raising=False)
-    build = bootstrap.inventory  # a test may patch it; clear the real cache either way
-    build.cache_clear()
+    bootstrap.service.cache_clear()
     yield
-    build.cache_clear()
+    bootstrap.service.cache_clear()
 
 
 @pytest.fixture
@@ -64,22 +66,37 @@ def cancel() -> Callable[..., OrderCancelled]:
 
 
 @pytest.fixture
-def ledger() -> InMemoryStockLedger:
-    return InMemoryStockLedger()
+def ledger() -> MemoryStockLedger:
+    return MemoryStockLedger()
 
 
 @pytest.fixture
-def sink() -> InMemoryEventSink:
-    return InMemoryEventSink()
+def sink() -> MemoryTopic:
+    return MemoryTopic()
 
 
 @pytest.fixture
-def inventory(ledger: InMemoryStockLedger, sink: InMemoryEventSink) -> Inventory:
-    return Inventory(ledger, sink, pause=lambda attempt: None)
+def observer() -> MemoryObserver:
+    return MemoryObserver()
 
 
 @pytest.fixture
-def stock(ledger: InMemoryStockLedger) -> Callable[..., None]:
+def inventory(ledger: MemoryStockLedger, sink: MemoryTopic, observer: MemoryObserver) -> Inventory:
+    return Inventory(ledger, sink, observer=observer, backoff=NO_PAUSE)
+
+
+def lambda_entry(inventory: Inventory) -> LambdaEntry:
+    """The Lambda entry point as ``handler.py`` builds it, over a given inventory."""
+    return LambdaEntry(bootstrap.SERVICE, lambda _telemetry: inventory)
+
+
+@pytest.fixture
+def entry_over() -> Callable[[Inventory], LambdaEntry]:
+    return lambda_entry
+
+
+@pytest.fixture
+def stock(ledger: MemoryStockLedger) -> Callable[..., None]:
     """Seed the in-memory ledger: ``stock(sku_1=20, sku_2=(5, 3))`` (level, threshold)."""
 
     def seed(**levels: int | tuple[int, int]) -> None:

@@ -16,9 +16,10 @@ from orderflow.contracts import (
     derived_event_id,
 )
 from orderflow.inventory import bootstrap
+from orderflow.inventory.adapters.memory import MemoryObserver
 from orderflow.inventory.admin import audit_stock, seed_stock
 from orderflow.inventory.domain import Inventory, StockSetting
-from orderflow.inventory.handler import handler, logger
+from orderflow.inventory.handler import handler
 from orderflow.messaging import PublishError
 from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
@@ -133,7 +134,9 @@ def test_low_stock_reaches_the_topic_once_per_crossing(stack, deliver, cancel):
 def test_a_crash_between_commit_and_publish_still_alerts_once(stack, deliver, failures):
     # GIVEN sku-1 at its threshold and a topic that refuses the first publish
     seed(stack, sku_1=10)
-    service = bootstrap.inventory()
+    service = bootstrap.service(
+        handler.telemetry
+    )  # the container's inventory, as handler builds it
     topic = service.events
     refusals = []
 
@@ -182,7 +185,7 @@ def test_handler_emits_emf_counts(stack, deliver, capsys):
     )
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     counts = {name: sum(blob[name]) for blob in emf for name in blob if name[:1].isupper()}
-    assert counts == {"Reservations": 1, "OutOfStock": 1, "LowStockAlerts": 1}
+    assert counts == {"Reservations": 1, "OutOfStock": 1, "LowStockAlerts": 1, "Failed": 0}
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "orderflow"
 
 
@@ -207,8 +210,9 @@ def test_fifty_concurrent_orders_never_oversell(stack, monkeypatch, redeliver):
     errors = []
 
     def container(order):
-        service = Inventory(stack.ledger(), bootstrap.inventory().events)
-        consumer = SqsConsumer("inventory", logger=logger)
+        events = bootstrap.service(handler.telemetry).events
+        service = Inventory(stack.ledger(), events, observer=MemoryObserver())
+        consumer = SqsConsumer(bootstrap.SERVICE, logger=handler.telemetry.logger)
 
         def invoke(records):
             return consumer.process(sqs_event(records), FakeLambdaContext(), service.handle)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import boto3
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from orderflow.consumer import LambdaEntry
 from orderflow.contracts import (
     InventoryLowStock,
     InventoryOutOfStock,
@@ -28,13 +28,13 @@ from orderflow.contracts import (
     OrderCreated,
     utc_now,
 )
-from orderflow.inventory import bootstrap
 from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
-from orderflow.inventory.adapters.memory import InMemoryEventSink, InMemoryStockLedger
+from orderflow.inventory.adapters.memory import MemoryObserver, MemoryStockLedger
 from orderflow.inventory.admin import audit_stock, seed_stock
+from orderflow.inventory.bootstrap import SERVICE
 from orderflow.inventory.domain import Inventory, OrderOutcome, StockSetting
-from orderflow.inventory.handler import handler
-from orderflow.messaging import PublishError
+from orderflow.messaging import MemoryTopic, PublishError
+from orderflow.retry import NO_PAUSE
 from orderflow.testing import (
     FakeLambdaContext,
     create_tables,
@@ -115,7 +115,7 @@ class Model:
 class FlakySink:
     """Passes events on, except when told the next publish fails."""
 
-    def __init__(self, sink: InMemoryEventSink) -> None:
+    def __init__(self, sink: MemoryTopic) -> None:
         self.sink = sink
         self.fail_next = False
 
@@ -142,25 +142,25 @@ def play(scenario: Scenario, ledger) -> None:
         ledger,
         [StockSetting(sku, scenario.initial[sku], scenario.thresholds[sku]) for sku in SKUS],
     )
-    sink = FlakySink(InMemoryEventSink())
-    inventory = Inventory(ledger, sink, pause=lambda attempt: None)
+    sink = FlakySink(MemoryTopic())
+    inventory = Inventory(ledger, sink, observer=MemoryObserver(), backoff=NO_PAUSE)
+    handler = LambdaEntry(SERVICE, lambda _telemetry: inventory)  # as handler.py builds it
     model = Model(dict(scenario.initial), scenario.thresholds)
     retries: list[dict] = []
 
-    with mock.patch.object(bootstrap, "inventory", return_value=inventory):
-        for kind, index, publish_fails in scenario.deliveries:
-            order = scenario.orders[index]
-            event = order if kind == "create" else cancellation(order.order_id)
-            getattr(model, kind)(order)
-            sink.fail_next = publish_fails
-            record = sqs_record(event)
-            response = handler(sqs_event([record]), FakeLambdaContext())
-            if response["batchItemFailures"]:
-                retries.append(record)
-        # SQS redelivers what failed until it succeeds.
-        sink.fail_next = False
-        for record in retries:
-            assert handler(sqs_event([record]), FakeLambdaContext())["batchItemFailures"] == []
+    for kind, index, publish_fails in scenario.deliveries:
+        order = scenario.orders[index]
+        event = order if kind == "create" else cancellation(order.order_id)
+        getattr(model, kind)(order)
+        sink.fail_next = publish_fails
+        record = sqs_record(event)
+        response = handler(sqs_event([record]), FakeLambdaContext())
+        if response["batchItemFailures"]:
+            retries.append(record)
+    # SQS redelivers what failed until it succeeds.
+    sink.fail_next = False
+    for record in retries:
+        assert handler(sqs_event([record]), FakeLambdaContext())["batchItemFailures"] == []
 
     accepted = [
         order
@@ -178,7 +178,7 @@ def play(scenario: Scenario, ledger) -> None:
     assert {o.order_id for o in accepted} == {k for k, v in model.fate.items() if v == "reserved"}
     assert audit_stock(ledger) == []
 
-    published = sink.sink.published
+    published = sink.sink.events
     alerts = [(e.order_id, e.sku) for e in published if isinstance(e, InventoryLowStock)]
     assert sorted(alerts) == sorted(model.crossings)  # each crossing once, none twice
     shortfalls = [e.order_id for e in published if isinstance(e, InventoryOutOfStock)]
@@ -192,7 +192,7 @@ def play(scenario: Scenario, ledger) -> None:
 )
 @given(scenario=scenarios())
 def test_any_interleaving_ends_exact_in_memory(scenario: Scenario) -> None:
-    play(scenario, InMemoryStockLedger())
+    play(scenario, MemoryStockLedger())
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from orderflow.idempotency import ApplyOutcome
 from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
-from orderflow.inventory.adapters.memory import InMemoryStockLedger
+from orderflow.inventory.adapters.memory import MemoryStockLedger
 from orderflow.inventory.domain import (
     Cancellation,
     LevelChangedError,
@@ -30,7 +30,7 @@ AT = datetime(2025, 11, 28, 9, 30, tzinfo=UTC)
 @pytest.fixture(params=["memory", "dynamodb"])
 def ledger(request):
     if request.param == "memory":
-        return InMemoryStockLedger()
+        return MemoryStockLedger()
     return request.getfixturevalue("stack").ledger()
 
 

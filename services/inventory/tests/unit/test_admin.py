@@ -15,7 +15,8 @@ from orderflow.inventory.admin import (
     read_levels,
     seed_stock,
 )
-from orderflow.inventory.domain import StockLevel, StockSetting
+from orderflow.inventory.domain import StockContentionError, StockLevel, StockSetting
+from orderflow.retry import NO_PAUSE, Backoff
 from orderflow.testing import make_order
 
 
@@ -104,6 +105,50 @@ def test_rerunning_one_seed_run_changes_nothing(ledger, inventory):
     seed_stock(ledger, [StockSetting("sku-1", 20)], seed_id="restock-1")
 
     assert read_levels(ledger, ["sku-1"]) == [StockLevel("sku-1", 12)]
+
+
+class MovesUnderSeeding:
+    """A ledger where another write moves the level once, between seeding's read and write."""
+
+    def __init__(self, ledger, sku: str, times: int):
+        self.ledger = ledger
+        self.sku = sku
+        self.times = times
+
+    def __getattr__(self, name):
+        return getattr(self.ledger, name)
+
+    def record(self, change):
+        if self.times:
+            self.times -= 1
+            seed_stock(
+                self.ledger, [StockSetting(self.sku, 90 + self.times)], seed_id=f"o{self.times}"
+            )
+        return self.ledger.record(change)
+
+
+def test_seeding_while_the_level_moves_reads_again_and_still_sums(ledger):
+    # GIVEN 5 of sku-1 and another write that moves it just before each of two seed writes
+    seed_stock(ledger, [StockSetting("sku-1", 5)])
+    pauses: list[float] = []
+    moving = MovesUnderSeeding(ledger, "sku-1", times=2)
+
+    # WHEN it is seeded to 20
+    levels = seed_stock(
+        moving, [StockSetting("sku-1", 20)], backoff=Backoff(attempts=3, sleep=pauses.append)
+    )
+
+    # THEN the third attempt set it, after a pause per lost race, and the ledger still sums
+    assert levels == [StockLevel("sku-1", 20)]
+    assert len(pauses) == 2
+    assert audit_stock(ledger) == []
+
+
+def test_seeding_a_level_that_never_settles_names_the_sku(ledger):
+    seed_stock(ledger, [StockSetting("sku-1", 5)])
+    with pytest.raises(StockContentionError, match="sku sku-1: level kept moving"):
+        seed_stock(MovesUnderSeeding(ledger, "sku-1", times=99), [StockSetting("sku-1", 20)],
+                   backoff=NO_PAUSE)  # fmt: skip
 
 
 def test_audit_finds_a_level_that_is_not_its_movements(ledger):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 
 from orderflow.contracts import (
     InventoryLowStock,
     InventoryOutOfStock,
+    Money,
+    PaymentCompleted,
     StockShortfall,
+    UnexpectedEventError,
     derived_event_id,
+    utc_now,
 )
 from orderflow.inventory.admin import audit_stock
 from orderflow.inventory.domain import (
@@ -25,6 +30,7 @@ from orderflow.inventory.domain import (
     StockContentionError,
 )
 from orderflow.messaging import PublishError
+from orderflow.retry import NO_PAUSE, Backoff
 from orderflow.testing import make_order
 
 
@@ -33,7 +39,7 @@ def level(ledger, sku: str) -> int:
 
 
 def low_stock(sink) -> list[InventoryLowStock]:
-    return [e for e in sink.published if isinstance(e, InventoryLowStock)]
+    return [e for e in sink.events if isinstance(e, InventoryLowStock)]
 
 
 def test_duplicate_deliveries_of_one_order_decrement_once(inventory, ledger, stock):
@@ -75,7 +81,7 @@ def test_an_order_short_on_one_line_takes_nothing_and_says_why(inventory, ledger
     # THEN no line was taken, and one out-of-stock event names the short line
     assert (first.outcome, second.outcome) == (Outcome.OUT_OF_STOCK, Outcome.DUPLICATE)
     assert (level(ledger, "sku-1"), level(ledger, "sku-2")) == (20, 1)
-    (event,) = sink.published
+    (event,) = sink.events
     assert isinstance(event, InventoryOutOfStock)
     assert event.event_id == derived_event_id("ord-1", "inventory.out_of_stock")
     assert event.shortfalls == (StockShortfall(sku="sku-2", requested=2, available=1),)
@@ -89,9 +95,7 @@ def test_an_unknown_sku_is_out_of_stock_with_nothing_available(inventory, sink):
 
     # THEN it is out of stock, not an error and not a negative level
     assert result.outcome is Outcome.OUT_OF_STOCK
-    assert sink.published[0].shortfalls == (
-        StockShortfall(sku="sku-404", requested=1, available=0),
-    )
+    assert sink.events[0].shortfalls == (StockShortfall(sku="sku-404", requested=1, available=0),)
 
 
 def test_create_cancel_cancel_puts_stock_back_once(inventory, ledger, stock, cancel):
@@ -133,7 +137,7 @@ def test_cancel_before_create_takes_nothing(inventory, ledger, sink, stock, canc
         Outcome.DUPLICATE,
     ]
     assert level(ledger, "sku-1") == 10
-    assert sink.published == []
+    assert sink.events == []
 
 
 def test_cancelling_an_out_of_stock_order_puts_nothing_back(inventory, ledger, stock, cancel):
@@ -200,10 +204,12 @@ class FailsFirstPublish:
         return self.sink.publish_batch(events)
 
 
-def test_a_replay_after_a_failed_publish_publishes_the_same_alert_once(ledger, sink, stock):
+def test_a_replay_after_a_failed_publish_publishes_the_same_alert_once(
+    ledger, sink, observer, stock
+):
     # GIVEN a stock level one order away from crossing, and a publish that fails once
     stock(sku_1=10)
-    inventory = Inventory(ledger, FailsFirstPublish(sink), pause=lambda attempt: None)
+    inventory = Inventory(ledger, FailsFirstPublish(sink), observer=observer, backoff=NO_PAUSE)
     order = make_order("ord-1", items=[("sku-1", 1, "1.00")])
 
     # WHEN the order is recorded but its alert cannot be published, and SQS redelivers it twice
@@ -215,7 +221,7 @@ def test_a_replay_after_a_failed_publish_publishes_the_same_alert_once(ledger, s
 
     # THEN the stock moved once and the alert went out once, under its deterministic id
     assert level(ledger, "sku-1") == 9
-    assert [e.event_id for e in sink.published] == [
+    assert [e.event_id for e in sink.events] == [
         derived_event_id("ord-1", "inventory.low_stock", "sku-1")
     ]
 
@@ -254,11 +260,13 @@ class MovesUnderneath:
 
 
 def test_a_level_that_moves_under_an_order_is_reread_and_the_crossing_stays_exact(
-    ledger, sink, stock
+    ledger, sink, observer, stock
 ):
     # GIVEN 11 of sku-1 and a concurrent order that takes one unit just before ours records
     stock(sku_1=11)
-    inventory = Inventory(MovesUnderneath(ledger, "sku-1", times=1), sink, pause=lambda a: None)
+    inventory = Inventory(
+        MovesUnderneath(ledger, "sku-1", times=1), sink, observer=observer, backoff=NO_PAUSE
+    )
 
     # WHEN our order takes one (it read 11, but the level is 10 by the time it records)
     result = inventory.handle(make_order("ord-1", items=[("sku-1", 1, "1.00")]))
@@ -270,14 +278,28 @@ def test_a_level_that_moves_under_an_order_is_reread_and_the_crossing_stays_exac
     assert audit_stock(ledger) == []
 
 
-def test_a_level_that_never_settles_fails_the_record_for_a_later_retry(ledger, sink, stock):
+def test_a_level_that_never_settles_fails_the_record_for_a_later_retry(
+    ledger, sink, observer, stock
+):
+    # GIVEN a level that moves under every attempt, and a backoff of 3 attempts that records
+    # its pauses
     stock(sku_1=50)
+    pauses: list[float] = []
     inventory = Inventory(
-        MovesUnderneath(ledger, "sku-1", times=99), sink, attempts=3, pause=lambda a: None
+        MovesUnderneath(ledger, "sku-1", times=99),
+        sink,
+        observer=observer,
+        backoff=Backoff(attempts=3, sleep=pauses.append),
     )
-    with pytest.raises(StockContentionError):
+
+    # WHEN the order arrives THEN it fails after 3 attempts, paused between them (5 ms doubling)
+    with pytest.raises(StockContentionError, match="moved on each of 3 attempts"):
         inventory.handle(make_order("ord-1", items=[("sku-1", 1, "1.00")]))
     assert ledger.history("ord-1").record is None
+    assert len(pauses) == 2
+    assert 0 <= pauses[0] <= 0.005
+    assert 0 <= pauses[1] <= 0.01
+    assert observer.outcomes == []  # nothing was done, so nothing is reported
 
 
 def test_the_ledger_refuses_a_level_below_zero_even_without_a_pin(ledger, stock):
@@ -290,3 +312,72 @@ def test_the_ledger_refuses_a_level_below_zero_even_without_a_pin(ledger, stock)
     with pytest.raises(LevelChangedError):
         ledger.record(StockChange("ord-1", movements=(unpinned,)))
     assert level(ledger, "sku-1") == 1
+
+
+class AlwaysMoved:
+    """A ledger whose every write finds the level moved (or the item held by another write)."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.records = 0
+
+    def __getattr__(self, name):
+        return getattr(self.ledger, name)
+
+    def record(self, change: StockChange):
+        self.records += 1
+        raise LevelChangedError(f"order {change.order_id}: level moved")
+
+
+def test_a_cancel_that_never_records_fails_the_record_after_its_attempts(
+    ledger, sink, observer, stock, cancel
+):
+    # GIVEN a reserved order and a ledger that refuses every write from now on
+    stock(sku_1=5)
+    Inventory(ledger, sink, observer=observer, backoff=NO_PAUSE).handle(
+        make_order("ord-1", items=[("sku-1", 2, "1.00")])
+    )
+    refusing = AlwaysMoved(ledger)
+    inventory = Inventory(refusing, sink, observer=observer, backoff=NO_PAUSE)
+
+    # WHEN the cancel arrives THEN it fails after the default 8 attempts and puts nothing back
+    with pytest.raises(StockContentionError, match="could not be recorded in 8 attempts"):
+        inventory.handle(cancel("ord-1"))
+    assert refusing.records == 8
+    assert level(ledger, "sku-1") == 3
+
+
+def test_the_observer_is_told_what_each_handled_event_did(inventory, observer, stock, cancel):
+    # GIVEN 10 of sku-1
+    stock(sku_1=10)
+    order = make_order("ord-1", items=[("sku-1", 1, "1.00")])
+
+    # WHEN the order is created (crossing the threshold), redelivered, and cancelled
+    inventory.handle(order)
+    inventory.handle(order)
+    inventory.handle(cancel("ord-1"))
+
+    # THEN the observer saw the three outcomes, the first with the alert it published
+    assert [(order_id, r.outcome) for order_id, r in observer.outcomes] == [
+        ("ord-1", Outcome.RESERVED),
+        ("ord-1", Outcome.DUPLICATE),
+        ("ord-1", Outcome.RELEASED),
+    ]
+    first = observer.outcomes[0][1]
+    assert [type(e) for e in first.published] == [InventoryLowStock]
+
+
+def test_an_event_inventory_does_not_handle_is_refused_and_not_reported(inventory, observer):
+    stray = PaymentCompleted(
+        event_id=uuid.uuid4(),
+        occurred_at=utc_now(),
+        order_id="ord-1",
+        correlation_id="corr-ord-1",
+        producer="payment",
+        customer_email="jane.doe@example.com",
+        payment_id="pay-1",
+        amount=Money(amount="1.00", currency="EUR"),
+    )
+    with pytest.raises(UnexpectedEventError, match=r"inventory does not handle payment\.completed"):
+        inventory.handle(stray)
+    assert observer.outcomes == []

@@ -20,25 +20,29 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from orderflow import naming
 from orderflow.contracts import utc_now
 from orderflow.contracts.events import Sku
+from orderflow.inventory.bootstrap import SERVICE
 from orderflow.inventory.domain import (
+    BACKOFF,
     DEFAULT_REORDER_THRESHOLD,
-    SERVICE,
     LevelChangedError,
     StockContentionError,
     StockLevel,
     StockSetting,
-    jittered_pause,
     plan_seed,
     total_by_sku,
 )
+from orderflow.retry import retrying
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from orderflow.idempotency import ApplyOutcome
     from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger
     from orderflow.inventory.ports import StockLedger
+    from orderflow.retry import Backoff
 
 _SKU: TypeAdapter[str] = TypeAdapter(Sku)
 _WHOLE_NUMBER = re.compile(r"^\d+$")
@@ -61,8 +65,8 @@ class StockDiscrepancy:
 def table_names(stage: str) -> dict[str, str]:
     """The stock and movements table names of ``stage`` (as template.yaml names them)."""
     return {
-        "stock": f"orderflow-{stage}-{SERVICE}-stock",
-        "movements": f"orderflow-{stage}-{SERVICE}-movements",
+        "stock": naming.resource(stage, f"{SERVICE}-stock"),
+        "movements": naming.resource(stage, f"{SERVICE}-movements"),
     }
 
 
@@ -170,27 +174,36 @@ def seed_stock(
     *,
     seed_id: str | None = None,
     clock: Callable[[], datetime] = utc_now,
-    attempts: int = 8,
-    pause: Callable[[int], None] = jittered_pause,
+    backoff: Backoff = BACKOFF,
 ) -> list[StockLevel]:
     """Set each item's level and threshold, recorded as ``seed`` movements; return the levels.
 
-    Safe while orders flow (each item's change is pinned to the level it was computed from) and
-    safe to re-run with the same ``seed_id`` (items already seeded by it are left alone).
+    Safe while orders flow (each item's change is pinned to the level it was computed from;
+    one that lost a race is computed again, pausing as ``backoff`` says) and safe to re-run
+    with the same ``seed_id`` (items already seeded by it are left alone).
     """
     settings = list(settings)
     seed_id = seed_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     for setting in settings:
-        for attempt in range(attempts):
-            current = ledger.levels([setting.sku])[setting.sku]
-            try:
-                ledger.record(plan_seed(seed_id, setting, current, clock()))
-                break
-            except LevelChangedError:
-                pause(attempt)
-        else:
+        seeded = retrying(
+            _seed_step(ledger, seed_id, setting, clock),
+            conflicts=LevelChangedError,
+            backoff=backoff,
+        )
+        if seeded is None:
             raise StockContentionError(f"sku {setting.sku}: level kept moving while seeding")
     return read_levels(ledger, [s.sku for s in settings])
+
+
+def _seed_step(
+    ledger: StockLedger, seed_id: str, setting: StockSetting, clock: Callable[[], datetime]
+) -> Callable[[], ApplyOutcome]:
+    # One attempt: read the item's level, record the movement that takes it to the setting.
+    def step() -> ApplyOutcome:
+        current = ledger.levels([setting.sku])[setting.sku]
+        return ledger.record(plan_seed(seed_id, setting, current, clock()))
+
+    return step
 
 
 def read_levels(ledger: StockLedger, skus: Iterable[str] | None = None) -> list[StockLevel]:

@@ -10,14 +10,12 @@ and a level always equals the sum of its movements. An order's fate is decided o
 * ``out_of_stock``: nothing was taken and ``inventory.out_of_stock`` tells the customer;
 * ``cancelled_first``: the cancel arrived before the create, so the create takes nothing.
 
-This module decides; the ports remember and publish. It never talks to AWS itself.
+This module decides; the ports remember, publish and observe. It never talks to AWS itself.
 """
 
 from __future__ import annotations
 
 import enum
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,15 +28,22 @@ from orderflow.contracts import (
     OrderCancelled,
     OrderCreated,
     StockShortfall,
+    UnexpectedEventError,
     derived_event_id,
     utc_now,
 )
 from orderflow.idempotency import ApplyOutcome
+from orderflow.retry import Backoff, retrying
 
 if TYPE_CHECKING:
-    from orderflow.inventory.ports import EventSink, StockLedger
+    from orderflow.inventory.ports import InventoryObserver, StockLedger
+    from orderflow.messaging.ports import EventSink
 
-SERVICE = "inventory"
+PRODUCER = "inventory"
+"""The ``producer`` of the events inventory publishes: the service name, ``bootstrap.SERVICE``."""
+BACKOFF = Backoff()
+"""How a change that lost a race is tried again: 8 attempts, full jitter from 5 ms doubling to
+200 ms (the shared default)."""
 DEFAULT_REORDER_THRESHOLD = 10
 MAX_ORDER_LINES = 49
 """Lines one reservation can hold: each line writes a movement and a level, plus the order record,
@@ -61,10 +66,6 @@ class StockContentionError(InventoryError):
 
 class OrderTooLargeError(InventoryError):
     """The order has more lines than one all-or-nothing reservation can hold."""
-
-
-class UnhandledEventError(InventoryError):
-    """An event type the inventory service does not act on reached it."""
 
 
 class MovementKind(enum.StrEnum):
@@ -290,7 +291,7 @@ def out_of_stock_event(order: OrderCreated, record: OrderRecord) -> InventoryOut
         occurred_at=record.at,
         order_id=order.order_id,
         correlation_id=order.correlation_id,
-        producer=SERVICE,
+        producer=PRODUCER,
         customer_email=order.customer_email,
         shortfalls=record.shortfalls,
     )
@@ -305,7 +306,7 @@ def low_stock_event(order: OrderCreated, movement: Movement) -> InventoryLowStoc
         occurred_at=movement.at,
         order_id=order.order_id,
         correlation_id=order.correlation_id,
-        producer=SERVICE,
+        producer=PRODUCER,
         sku=movement.sku,
         available=movement.level_after,
         threshold=movement.threshold,
@@ -319,48 +320,41 @@ class InventoryResult:
     outcome: Outcome
     published: tuple[EventEnvelope, ...] = ()
 
-    def metrics(self) -> dict[str, int]:
-        """EMF counts for this result: name -> value (only the non-zero ones)."""
-        counts = {
-            "Reservations": int(self.outcome is Outcome.RESERVED),
-            "OutOfStock": int(self.outcome is Outcome.OUT_OF_STOCK),
-            "Releases": int(self.outcome is Outcome.RELEASED),
-            "Duplicates": int(self.outcome is Outcome.DUPLICATE),
-            "LowStockAlerts": sum(isinstance(e, InventoryLowStock) for e in self.published),
-        }
-        return {name: value for name, value in counts.items() if value}
-
-
-def jittered_pause(attempt: int) -> None:
-    """Back off a little before re-reading levels, so contending orders spread out."""
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311  (jitter, not security)
-
 
 class Inventory:
-    """The inventory use cases over a ``StockLedger`` and an ``EventSink``."""
+    """The inventory use cases over a ``StockLedger`` and an ``EventSink``, reported to an
+    ``InventoryObserver``.
+
+    A change that loses a race for a level (``LevelChangedError``) is decided again from fresh
+    reads, pausing as ``backoff`` says; when its attempts run out the record fails
+    (``StockContentionError``) and SQS retries it later.
+    """
 
     def __init__(
         self,
         ledger: StockLedger,
         events: EventSink,
         *,
+        observer: InventoryObserver,
         clock: Callable[[], datetime] = utc_now,
-        attempts: int = 8,
-        pause: Callable[[int], None] = jittered_pause,
+        backoff: Backoff = BACKOFF,
     ) -> None:
         self.ledger = ledger
         self.events = events
+        self.observer = observer
         self._clock = clock
-        self._attempts = attempts
-        self._pause = pause
+        self._backoff = backoff
 
     def handle(self, event: EventEnvelope) -> InventoryResult:
-        """Reserve on ``order.created``, release on ``order.cancelled``."""
+        """Reserve on ``order.created``, release on ``order.cancelled``; report what it did."""
         if isinstance(event, OrderCreated):
-            return self.reserve(event)
-        if isinstance(event, OrderCancelled):
-            return self.release(event)
-        raise UnhandledEventError(f"inventory does not handle {event.TYPE}")
+            result = self.reserve(event)
+        elif isinstance(event, OrderCancelled):
+            result = self.release(event)
+        else:
+            raise UnexpectedEventError(f"{PRODUCER} does not handle {event.TYPE}")
+        self.observer.handled(event, result)
+        return result
 
     def reserve(self, order: OrderCreated) -> InventoryResult:
         """Take the order's stock (all or nothing), once however often the order arrives."""
@@ -368,40 +362,54 @@ class Inventory:
             raise OrderTooLargeError(
                 f"order {order.order_id} has {len(order.items)} lines; at most {MAX_ORDER_LINES}"
             )
-        for attempt in range(self._attempts):
-            history = self.ledger.history(order.order_id)
-            if history.record is not None:
-                return self._settle(order, history, first=False)
-            levels = self.ledger.levels(line.sku for line in order.items)
-            change = plan_reservation(order, levels, self._clock())
-            try:
-                applied = self.ledger.record(change)
-            except LevelChangedError:
-                self._pause(attempt)
-                continue
-            if applied is ApplyOutcome.APPLIED:
-                return self._settle(order, change.as_history(), first=True)
-            # Recorded meanwhile by another delivery or by its cancel: the next read says which.
-        raise StockContentionError(
-            f"order {order.order_id}: stock levels moved on each of {self._attempts} attempts"
+        recorded = retrying(
+            lambda: self._record_reservation(order),
+            conflicts=LevelChangedError,
+            backoff=self._backoff,
         )
+        if recorded is None:
+            raise StockContentionError(
+                f"order {order.order_id}: stock levels moved on each of "
+                f"{self._backoff.attempts} attempts"
+            )
+        history, first = recorded
+        return self._settle(order, history, first=first)
 
     def release(self, cancel: OrderCancelled) -> InventoryResult:
         """Put back what the order took, once; remember a cancel that beat its create."""
-        for attempt in range(self._attempts):
-            outcome, change = plan_release(self.ledger.history(cancel.order_id), self._clock())
-            if change is None:
-                return InventoryResult(outcome)
-            try:
-                applied = self.ledger.record(change)
-            except LevelChangedError:
-                self._pause(attempt)
-                continue
-            if applied is ApplyOutcome.APPLIED:
-                return InventoryResult(outcome)
-        raise StockContentionError(
-            f"order {cancel.order_id}: cancel could not be recorded in {self._attempts} attempts"
+        outcome = retrying(
+            lambda: self._record_release(cancel),
+            conflicts=LevelChangedError,
+            backoff=self._backoff,
         )
+        if outcome is None:
+            raise StockContentionError(
+                f"order {cancel.order_id}: cancel could not be recorded in "
+                f"{self._backoff.attempts} attempts"
+            )
+        return InventoryResult(outcome)
+
+    def _record_reservation(self, order: OrderCreated) -> tuple[OrderHistory, bool] | None:
+        """One attempt: the order's history and whether this attempt recorded its fate.
+
+        ``None`` when its fate was recorded meanwhile by another delivery or by its cancel
+        (the next read says which); raises ``LevelChangedError`` when a level moved.
+        """
+        history = self.ledger.history(order.order_id)
+        if history.record is not None:
+            return history, False
+        levels = self.ledger.levels(line.sku for line in order.items)
+        change = plan_reservation(order, levels, self._clock())
+        if self.ledger.record(change) is ApplyOutcome.APPLIED:
+            return change.as_history(), True
+        return None
+
+    def _record_release(self, cancel: OrderCancelled) -> Outcome | None:
+        """One attempt: what the cancel did, or ``None`` when another write got there first."""
+        outcome, change = plan_release(self.ledger.history(cancel.order_id), self._clock())
+        if change is None or self.ledger.record(change) is ApplyOutcome.APPLIED:
+            return outcome
+        return None
 
     def _settle(
         self, order: OrderCreated, history: OrderHistory, *, first: bool

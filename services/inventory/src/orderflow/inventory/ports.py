@@ -1,14 +1,23 @@
-"""What the inventory domain needs from the world: a stock ledger and somewhere to publish."""
+"""What the inventory domain needs from the world: a stock ledger and an observer.
+
+It publishes through the shared ``orderflow.messaging.EventSink``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from orderflow.contracts import EventEnvelope
     from orderflow.idempotency import ApplyOutcome
-    from orderflow.inventory.domain import Movement, OrderHistory, StockChange, StockLevel
+    from orderflow.inventory.domain import (
+        InventoryResult,
+        Movement,
+        OrderHistory,
+        StockChange,
+        StockLevel,
+    )
 
 
 class StockLedger(Protocol):
@@ -47,9 +56,9 @@ class StockLedger(Protocol):
         ...
 
 
-class EventSink(Protocol):
-    """Where derived events go (the order-events topic)."""
+class InventoryObserver(Protocol):
+    """Told what the inventory did with each event (logs and metrics in Lambda)."""
 
-    def publish_batch(self, events: Sequence[EventEnvelope]) -> int:
-        """Publish all of ``events`` or raise; return how many."""
+    def handled(self, event: EventEnvelope, result: InventoryResult) -> None:
+        """``event`` was handled with ``result`` (not called when handling raised)."""
         ...

@@ -1,1 +1,2 @@
-"""Implementations of the inventory ports: DynamoDB for Lambda, in memory for tests and benches."""
+"""Implementations of the inventory ports: DynamoDB and Powertools telemetry for Lambda, in memory
+for tests and benches."""

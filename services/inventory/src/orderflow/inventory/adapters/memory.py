@@ -1,16 +1,20 @@
-"""The ports in memory, with DynamoDB's semantics: unit tests and benchmarks run the real domain
-on these. Each call is atomic (a lock), as each DynamoDB request is."""
+"""The inventory ports in memory: unit tests and benchmarks run the real domain on these.
+
+``MemoryStockLedger`` keeps DynamoDB's semantics: each call is atomic (a lock), as each DynamoDB
+request is. Events go to the shared ``orderflow.messaging.MemoryTopic``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 from orderflow.contracts import EventEnvelope
 from orderflow.idempotency import ApplyOutcome
 from orderflow.inventory.domain import (
     Cancellation,
+    InventoryResult,
     LevelChangedError,
     Movement,
     OrderHistory,
@@ -20,7 +24,7 @@ from orderflow.inventory.domain import (
 )
 
 
-class InMemoryStockLedger:
+class MemoryStockLedger:
     """``StockLedger`` in a dict; ``record`` checks every condition before writing anything."""
 
     def __init__(self) -> None:
@@ -97,14 +101,13 @@ class InMemoryStockLedger:
             )
 
 
-class InMemoryEventSink:
-    """``EventSink`` that keeps what it was given, in order."""
+class MemoryObserver:
+    """``InventoryObserver`` that keeps each handled event's order id and result, in order."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.published: list[EventEnvelope] = []
+        self.outcomes: list[tuple[str, InventoryResult]] = []
 
-    def publish_batch(self, events: Sequence[EventEnvelope]) -> int:
+    def handled(self, event: EventEnvelope, result: InventoryResult) -> None:
         with self._lock:
-            self.published.extend(events)
-        return len(events)
+            self.outcomes.append((event.order_id, result))
