@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from orderflow import naming
 from orderflow.contracts import SERVICES, OrderEvent
 from orderflow.emulator import alarm_evaluation, clock, sqs_metrics
 from orderflow.emulator.clock import EmulatorClock
@@ -26,7 +27,6 @@ from orderflow.platform.alarms import (
     UNCHANGED,
     UPDATE,
     alarm_states,
-    dashboard_name,
     sync_alarms,
 )
 from orderflow.platform.aws import AwsClients
@@ -211,7 +211,7 @@ def test_the_stage_dashboard_shows_each_queue(aws: AwsClients, stage: StageOnMot
 
     # WHEN its dashboard is read
     body = json.loads(
-        aws.cloudwatch().get_dashboard(DashboardName=dashboard_name(STAGE))["DashboardBody"]
+        aws.cloudwatch().get_dashboard(DashboardName=naming.dashboard(STAGE))["DashboardBody"]
     )
 
     # THEN per service it charts depth, DLQ depth and age of the oldest message

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from orderflow import naming
 from orderflow.emulator import sfn_callbacks, sqs_move_tasks
 from orderflow.failures import FailureLedger
 from orderflow.platform.cli import cli
@@ -22,7 +23,6 @@ from orderflow.platform.monitoring import (
     IncidentDesk,
     IncidentError,
     load,
-    state_machine_name,
     validate,
 )
 from orderflow.platform.monitoring.definition import DEFAULT_SETTINGS, SUBSTITUTIONS
@@ -96,7 +96,7 @@ def stage() -> Iterator[Stage]:
             }
         )
         machine_arn = sfn.create_state_machine(
-            name=state_machine_name(STAGE),
+            name=naming.incident_workflow(STAGE),
             definition=json.dumps(definition),
             roleArn="arn:aws:iam::123456789012:role/orderflow-monitoring",
         )["stateMachineArn"]

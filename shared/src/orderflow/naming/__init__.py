@@ -56,6 +56,16 @@ def dashboard(stage: str) -> str:
     return f"{PROJECT}-{stage}"
 
 
+def incident_workflow(stage: str) -> str:
+    """The Step Functions state machine that runs a DLQ incident."""
+    return resource(stage, "dlq-incident")
+
+
+def failure_ledger(stage: str) -> str:
+    """The table every consumer records failed records in (conventional name)."""
+    return resource(stage, "failure-ledger")
+
+
 def email_template(stage: str, template: str) -> str:
     """An SES email template of the notifications service."""
     return resource(stage, template)
@@ -68,6 +78,8 @@ __all__ = [
     "dashboard",
     "dlq",
     "email_template",
+    "failure_ledger",
+    "incident_workflow",
     "paging_topic",
     "prefix",
     "queue",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orderflow import naming
 from orderflow.bench.cost import (
     SNS_CHUNK_BYTES,
     RequestUnits,
@@ -139,9 +140,7 @@ def _deploy(root: Path, service: str) -> dict[str, str]:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     tables = create_tables(template_path(root, service), dynamodb, stage=STAGE)
     platform_tables = create_tables(root / "platform" / "template.yaml", dynamodb, stage=STAGE)
-    topic = boto3.client("sns", region_name=REGION).create_topic(
-        Name=f"orderflow-{STAGE}-order-events"
-    )
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name=naming.topic(STAGE))
     return {
         **parameter_defaults(load_template(template_path(root, service))),
         "Stage": STAGE,

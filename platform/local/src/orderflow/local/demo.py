@@ -33,6 +33,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from orderflow import naming
 from orderflow.contracts import EventEnvelope, OrderCreated
 from orderflow.local.faults import ConsumerBug, DependencyFault, FaultPlan
 from orderflow.local.reconciliation import Published, Reconciliation, reconcile_run
@@ -295,7 +296,7 @@ class BlackFriday:
 
     def wait_for_the_page(self, resources: LocalResources) -> None:
         """Until the DLQ growth alarm is in ALARM and its page is in the pager inbox."""
-        alarm = f"orderflow-{resources.stage}-{self.options.bug_service}-dlq-growth"
+        alarm = naming.alarm(resources.stage, self.options.bug_service, "dlq-growth")
         budget = self.runtime.clock.real(180) + 30
         deadline = time.monotonic() + budget
         sqs = self.runtime.client("sqs")
@@ -356,7 +357,7 @@ class BlackFriday:
     def wait_for_recovery(self, resources: LocalResources) -> None:
         """Until the redriven orders are processed, the alarm is OK and every queue is empty."""
         service = self.options.bug_service
-        alarm = f"orderflow-{resources.stage}-{service}-dlq-growth"
+        alarm = naming.alarm(resources.stage, service, "dlq-growth")
         cloudwatch, sqs = self.runtime.client("cloudwatch"), self.runtime.client("sqs")
         # The workflow resolves only after the DLQ stayed empty for the source queue's whole
         # retry window (every receive a failing record would get), so that is waited for too.

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from orderflow import naming
 from orderflow.contracts import (
     EventEnvelope,
     OrderCancelled,
@@ -199,7 +200,7 @@ def _notifications(
         if template is None:
             continue  # notifications skips types without a template
         for order_id in order_ids:
-            expected[(f"orderflow-{stage}-{template}", order_id)] += 1
+            expected[(naming.email_template(stage, template), order_id)] += 1
     sent = Counter(observed.emails)
     for template in sorted({t for t, _ in expected} | {t for t, _ in sent}):
         want = sum(n for (t, _), n in expected.items() if t == template)

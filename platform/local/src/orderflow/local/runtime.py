@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from orderflow import naming
 from orderflow.emulator.clock import EmulatorClock
 from orderflow.emulator.server import EmbeddedAws
 from orderflow.local.faults import FIXES, FaultPlan, FixSwitch, publish_malformed
@@ -469,7 +470,7 @@ class LocalRuntime:
     def _resources(self, journal: Path) -> LocalResources:
         platform = self.stacks[PLATFORM].outputs
         sqs, sns = self.client("sqs"), self.client("sns")
-        pager_url = sqs.create_queue(QueueName=f"orderflow-{self.options.stage}-{PAGER_QUEUE}")[
+        pager_url = sqs.create_queue(QueueName=naming.resource(self.options.stage, PAGER_QUEUE))[
             "QueueUrl"
         ]
         pager_arn = sqs.get_queue_attributes(QueueUrl=pager_url, AttributeNames=["QueueArn"])[

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orderflow import naming
 from orderflow.emulator import cfn_sam_deploy
 from orderflow.platform.errors import PlatformError
 from orderflow.templates import load_template
@@ -53,7 +54,7 @@ class StackTemplate:
         return self.path.parent
 
     def stack_name(self, stage: str) -> str:
-        return f"orderflow-{stage}-{self.name}"
+        return naming.stack(stage, self.name)
 
 
 @dataclass(frozen=True)

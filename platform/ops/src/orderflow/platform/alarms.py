@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orderflow.platform.stage import ServiceQueues, resource_prefix, routing_order
+from orderflow import naming
+from orderflow.platform.stage import ServiceQueues, routing_order
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -48,16 +49,6 @@ UNCHANGED = "unchanged"
 DELETE = "delete"
 
 
-def alarm_name(stage: str, service: str, kind: str) -> str:
-    """``orderflow-<stage>-<service>-<kind>``."""
-    return f"{resource_prefix(stage)}{service}-{kind}"
-
-
-def dashboard_name(stage: str) -> str:
-    """The stage's CloudWatch dashboard."""
-    return f"orderflow-{stage}"
-
-
 def runbook(stage: str, service: str) -> str:
     """What the person paged runs first."""
     return (
@@ -69,7 +60,7 @@ def runbook(stage: str, service: str) -> str:
 def _owned(stage: str) -> re.Pattern[str]:
     kinds = "|".join(KINDS)
     return re.compile(
-        rf"^{re.escape(resource_prefix(stage))}(?P<service>[a-z0-9]+)-(?P<kind>{kinds})$"
+        rf"^{re.escape(naming.prefix(stage))}(?P<service>[a-z0-9]+)-(?P<kind>{kinds})$"
     )
 
 
@@ -121,7 +112,7 @@ class AlarmPlan:
                 {"action": c.action, "name": c.name, "service": c.service, "kind": c.kind}
                 for c in self.changes
             ],
-            "dashboard": {"name": dashboard_name(self.stage), "action": self.dashboard},
+            "dashboard": {"name": naming.dashboard(self.stage), "action": self.dashboard},
             "notes": self.notes,
         }
 
@@ -154,7 +145,7 @@ def desired_alarms(
 
 def _common(stage: str, service: str, kind: str, summary: str, paging: str) -> dict[str, Any]:
     return {
-        "AlarmName": alarm_name(stage, service, kind),
+        "AlarmName": naming.alarm(stage, service, kind),
         "AlarmDescription": f"{summary} {runbook(stage, service)}",
         "ActionsEnabled": True,
         "AlarmActions": [paging],
@@ -185,7 +176,7 @@ def _dlq_depth(stage: str, service: str, dlq: str, paging: str) -> AlarmSpec:
         "DatapointsToAlarm": 1,
         "Threshold": 0.0,
     }
-    return AlarmSpec(alarm_name(stage, service, DLQ_DEPTH), service, DLQ_DEPTH, request)
+    return AlarmSpec(naming.alarm(stage, service, DLQ_DEPTH), service, DLQ_DEPTH, request)
 
 
 def _metric_query(query_id: str, metric: str, queue_name: str) -> dict[str, Any]:
@@ -228,7 +219,7 @@ def _dlq_growth(stage: str, service: str, dlq: str, paging: str) -> AlarmSpec:
         "DatapointsToAlarm": 1,
         "Threshold": 0.0,
     }
-    return AlarmSpec(alarm_name(stage, service, DLQ_GROWTH), service, DLQ_GROWTH, request)
+    return AlarmSpec(naming.alarm(stage, service, DLQ_GROWTH), service, DLQ_GROWTH, request)
 
 
 def _queue_age(stage: str, service: str, queue: str, limit: int, paging: str) -> AlarmSpec:
@@ -245,7 +236,7 @@ def _queue_age(stage: str, service: str, queue: str, limit: int, paging: str) ->
         "DatapointsToAlarm": 1,
         "Threshold": float(limit),
     }
-    return AlarmSpec(alarm_name(stage, service, QUEUE_AGE), service, QUEUE_AGE, request)
+    return AlarmSpec(naming.alarm(stage, service, QUEUE_AGE), service, QUEUE_AGE, request)
 
 
 def _widget(
@@ -311,7 +302,7 @@ def existing_alarms(cloudwatch: CloudWatchClient, stage: str) -> dict[str, dict[
     found: dict[str, dict[str, Any]] = {}
     paginator = cloudwatch.get_paginator("describe_alarms")
     for page in paginator.paginate(
-        AlarmNamePrefix=resource_prefix(stage), AlarmTypes=["MetricAlarm"]
+        AlarmNamePrefix=naming.prefix(stage), AlarmTypes=["MetricAlarm"]
     ):
         for alarm in page.get("MetricAlarms", []):
             if owned.match(alarm["AlarmName"]):
@@ -356,7 +347,7 @@ def apply_plan(cloudwatch: CloudWatchClient, plan: AlarmPlan) -> None:
         cloudwatch.delete_alarms(AlarmNames=doomed[start : start + 100])
     if plan.dashboard != UNCHANGED:
         cloudwatch.put_dashboard(
-            DashboardName=dashboard_name(plan.stage), DashboardBody=plan.dashboard_body
+            DashboardName=naming.dashboard(plan.stage), DashboardBody=plan.dashboard_body
         )
 
 
@@ -380,7 +371,7 @@ def sync_alarms(
 
 def _dashboard_action(cloudwatch: CloudWatchClient, stage: str, body: str) -> str:
     try:
-        current = cloudwatch.get_dashboard(DashboardName=dashboard_name(stage))
+        current = cloudwatch.get_dashboard(DashboardName=naming.dashboard(stage))
     except cloudwatch.exceptions.ResourceNotFound:
         return CREATE
     if json.loads(current.get("DashboardBody") or "{}") == json.loads(body):

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orderflow import naming
 from orderflow.contracts import SERVICES
 from orderflow.platform.errors import StageResourceError, UnknownServiceError
 
@@ -26,11 +27,6 @@ TAG_ROLE = "orderflow:role"
 TAG_MAX_AGE = "orderflow:max-age-seconds"
 ROLE_QUEUE = "queue"
 ROLE_DLQ = "dlq"
-
-
-def resource_prefix(stage: str) -> str:
-    """Every orderflow resource name of ``stage`` starts with this."""
-    return f"orderflow-{stage}-"
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ class _TaggedQueue:
 def discover_queues(sqs: SQSClient, stage: str) -> dict[str, ServiceQueues]:
     """service -> its queues, for every tagged consumer queue of ``stage`` (routing order)."""
     tagged: list[_TaggedQueue] = []
-    for url in _queue_urls(sqs, resource_prefix(stage)):
+    for url in _queue_urls(sqs, naming.prefix(stage)):
         found = _tagged_queue(sqs, url, stage)
         if found is not None:
             tagged.append(found)
@@ -149,7 +145,7 @@ def topic_arn(sns: SNSClient, ssm: SSMClient, stage: str, topic: str) -> str:
     from_parameter = stage_parameter(ssm, stage, f"{topic}-topic-arn")
     if from_parameter:
         return from_parameter
-    name = f"{resource_prefix(stage)}{topic}"
+    name = naming.resource(stage, topic)
     for page in sns.get_paginator("list_topics").paginate():
         for entry in page.get("Topics", []):
             if entry["TopicArn"].rsplit(":", 1)[-1] == name:
@@ -162,6 +158,4 @@ def topic_arn(sns: SNSClient, ssm: SSMClient, stage: str, topic: str) -> str:
 
 def failure_ledger_table(ssm: SSMClient, stage: str) -> str:
     """Name of the stage's failure ledger table: SSM parameter, else the conventional name."""
-    return stage_parameter(ssm, stage, "failure-ledger-table") or (
-        f"{resource_prefix(stage)}failure-ledger"
-    )
+    return stage_parameter(ssm, stage, "failure-ledger-table") or (naming.failure_ledger(stage))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from orderflow.platform.alarms import UNCHANGED, alarm_states, dashboard_name, sync_alarms
+from orderflow import naming
+from orderflow.platform.alarms import UNCHANGED, alarm_states, sync_alarms
 from orderflow.platform.cli.state import CliState, common_options, pass_state, table
 from orderflow.platform.stage import discover_queues, topic_arn
 
@@ -45,7 +46,7 @@ def alarms_sync(state: CliState, dry_run: bool) -> None:
         counts = ", ".join(
             f"{action} {plan.count(action)}" for action in ("create", "update", UNCHANGED, "delete")
         )
-        console.print(f"{counts}; dashboard {dashboard_name(state.stage)}: {plan.dashboard}")
+        console.print(f"{counts}; dashboard {naming.dashboard(state.stage)}: {plan.dashboard}")
         for note in plan.notes:
             console.print(f"note: {note}")
 

@@ -7,7 +7,6 @@ from orderflow.platform.monitoring.definition import (
     DefinitionError,
     load,
     render,
-    state_machine_name,
     validate,
 )
 from orderflow.platform.monitoring.incidents import Incident, IncidentDesk, IncidentError
@@ -20,6 +19,5 @@ __all__ = [
     "IncidentError",
     "load",
     "render",
-    "state_machine_name",
     "validate",
 ]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 DEFINITION_PATH = Path(__file__).with_name("workflow.asl.json")
-STATE_MACHINE_SUFFIX = "dlq-incident"
 SUBSTITUTIONS = (
     "Stage",
     "PagingTopicArn",
@@ -38,11 +37,6 @@ _TERMINAL = {"Succeed", "Fail"}
 
 class DefinitionError(ValueError):
     """The definition is malformed: a missing target, an unreachable state, a missing setting."""
-
-
-def state_machine_name(stage: str) -> str:
-    """The deployed state machine's name for a stage."""
-    return f"orderflow-{stage}-{STATE_MACHINE_SUFFIX}"
 
 
 def definition_text() -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orderflow import naming
 from orderflow.platform.errors import PlatformError
-from orderflow.platform.monitoring.definition import state_machine_name
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -71,7 +71,7 @@ class IncidentDesk:
 
     @property
     def state_machine_arn(self) -> str:
-        name = state_machine_name(self.stage)
+        name = naming.incident_workflow(self.stage)
         paginator = self._sfn.get_paginator("list_state_machines")
         for page in paginator.paginate():
             for machine in page["stateMachines"]:
