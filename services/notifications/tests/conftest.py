@@ -90,13 +90,14 @@ def customer_event() -> EventFactory:
 
 @pytest.fixture
 def service_logs() -> Iterator[io.StringIO]:
-    """Everything the handler's Logger writes, through its own (masking) formatter."""
+    """Everything the service's Logger writes, through its own (masking) formatter."""
     from orderflow.notifications import handler  # noqa: PLC0415
 
+    logger = handler.handler.telemetry.logger
     stream = io.StringIO()
-    previous = handler.logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
     yield stream
-    handler.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+    logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -19,22 +19,22 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import TemplateMessage, ses_backends
 from moto.sesv2.responses import SESV2Response
 
-from orderflow.notifications import bootstrap
-from orderflow.notifications.adapters import create_email_templates
-from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
-from orderflow.testing import create_tables
-from orderflow.testing.sesv2 import (
+from orderflow.emulator.sesv2_templates import (
     create_email_template,
     get_email_template,
     with_templated_send,
 )
+from orderflow.notifications import bootstrap
+from orderflow.notifications.adapters import create_email_templates
+from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
+from orderflow.testing import create_tables
 
 REGION = "us-east-1"
 STAGE = "test"
 SENDER = "orders@shop.example"
 
 
-# --- SES v2 email templates: what moto lacks (orderflow.testing.sesv2) --------------------
+# --- SES v2 email templates: what moto lacks (orderflow.emulator.sesv2_templates) -----------
 
 
 @pytest.fixture
@@ -139,6 +139,6 @@ def aws(sesv2_email_templates: None, monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.setenv("SENT_EMAILS_TABLE", tables["SentEmailsTable"])
         # One attempt per send: a throttled send fails the record at once (SQS retries it).
         monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        bootstrap.reset()
+        bootstrap.service.cache_clear()
         yield emulated
-        bootstrap.reset()
+        bootstrap.service.cache_clear()

@@ -10,9 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
+from orderflow import naming
 from orderflow.contracts import EventEnvelope, consumed_by
 from orderflow.notifications import bootstrap, handler
-from orderflow.notifications.adapters import SesEmailSender, ses_template_name
+from orderflow.notifications.adapters import SesEmailSender
 from orderflow.notifications.domain import TEMPLATES, EmailDeliveryError, email_for
 from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
 
@@ -47,7 +48,7 @@ def test_three_duplicate_deliveries_send_one_email(aws: Any, customer_event: Eve
     # THEN every delivery is acknowledged, and SES sent exactly one email
     assert failed == [[], [], []]
     assert [(e.template, e.recipients) for e in aws.sent()] == [
-        (ses_template_name("test", "order-confirmation"), ["ann@customers.example"])
+        (naming.email_template("test", "order-confirmation"), ["ann@customers.example"])
     ]
 
 
@@ -61,7 +62,7 @@ def test_an_event_redriven_after_its_idempotency_record_expired_is_emailed_once(
     assert aws.expire_idempotency_records() > 0
 
     # WHEN the event is redriven once more, into a fresh container
-    bootstrap.reset()
+    bootstrap.service.cache_clear()
     failed = deliver(sqs_record(event, message_id="m-redriven"))
 
     # THEN the sent-email ledger decided: SES sent exactly one email
@@ -93,7 +94,7 @@ def test_each_event_type_gets_its_template_sent_to_its_customer(
     assert set(sent) == {address(t) for t in TEMPLATES}
     for event_type, event in events.items():
         email = sent[address(event_type)]
-        assert email.template == ses_template_name("test", TEMPLATES[event_type])
+        assert email.template == naming.email_template("test", TEMPLATES[event_type])
         assert email.recipients == [address(event_type)]
         assert email.sender == "orders@shop.example"
         assert email.data["order_id"] == event.order_id

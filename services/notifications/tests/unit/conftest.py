@@ -1,43 +1,38 @@
-"""In-memory fakes of the notifications ports, and the handler wired to them."""
+"""The notifier over the in-memory ports (``orderflow.notifications.adapters.memory``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
-from orderflow.notifications import bootstrap
-from orderflow.notifications.adapters.memory import MemorySentEmails
-from orderflow.notifications.domain import Email, EmailDeliveryError
-from orderflow.testing import MemoryOnceOnly
-
-
-class InMemoryEmailSender:
-    """Keeps what it sent; refuses recipients it is told to, as a throttled provider would."""
-
-    def __init__(self) -> None:
-        self.sent: list[Email] = []
-        self.refuse: set[str] = set()
-
-    def send(self, email: Email) -> str:
-        if email.recipient in self.refuse:
-            raise EmailDeliveryError(f"provider throttled {email.template}")
-        self.sent.append(email)
-        return f"ses-{len(self.sent)}"
+from orderflow.idempotency import MemoryOnceOnly
+from orderflow.notifications.adapters.memory import (
+    MemoryEmailSender,
+    MemoryObserver,
+    MemorySentEmails,
+)
+from orderflow.notifications.domain import Notifier
 
 
 @dataclass
 class Fakes:
-    sender: InMemoryEmailSender = field(default_factory=InMemoryEmailSender)
-    once: MemoryOnceOnly = field(default_factory=MemoryOnceOnly)
-    sent: MemorySentEmails = field(default_factory=MemorySentEmails)
+    """A notifier over in-memory ports, with the ports at hand for assertions."""
+
+    notifier: Notifier
+    sender: MemoryEmailSender
+    once: MemoryOnceOnly
+    sent: MemorySentEmails
+    observer: MemoryObserver
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    """The ports as in-memory fakes, and the handler's bootstrap returning them."""
-    wired = Fakes()
-    monkeypatch.setattr(bootstrap, "email_sender", lambda: wired.sender)
-    monkeypatch.setattr(bootstrap, "once_only", lambda: wired.once)
-    monkeypatch.setattr(bootstrap, "sent_emails", lambda: wired.sent)
-    return wired
+def fakes() -> Fakes:
+    sender, once, sent, observer = (
+        MemoryEmailSender(),
+        MemoryOnceOnly(),
+        MemorySentEmails(),
+        MemoryObserver(),
+    )
+    notifier = Notifier(sender=sender, once=once, sent=sent, observer=observer)
+    return Fakes(notifier, sender, once, sent, observer)

@@ -14,7 +14,6 @@ from orderflow.notifications.domain import (
     EmailDeliveryError,
     Outcome,
     email_for,
-    send_notification,
 )
 
 EventFactory = Callable[..., EventEnvelope]
@@ -72,13 +71,16 @@ def test_three_deliveries_of_one_event_send_one_email(
     event = customer_event("order.created")
 
     # WHEN it is handled three times (SNS duplicate, SQS retry, DLQ redrive)
-    outcomes = [
-        send_notification(event, fakes.sender, fakes.once, fakes.sent).outcome for _ in range(3)
-    ]
+    outcomes = [fakes.notifier.handle(event).outcome for _ in range(3)]
 
     # THEN exactly one email went out and the repeats were recognised
     assert len(fakes.sender.sent) == 1
     assert outcomes == [Outcome.SENT, Outcome.ALREADY_SENT, Outcome.ALREADY_SENT]
+    # AND each delivery was reported to the observer, with the ids and the template
+    assert [n.outcome for n in fakes.observer.notifications] == outcomes
+    assert {(n.event_id, n.order_id, n.template) for n in fakes.observer.notifications} == {
+        (str(event.event_id), event.order_id, "order-confirmation")
+    }
 
 
 def test_a_send_the_provider_refused_is_sent_on_retry(
@@ -90,24 +92,20 @@ def test_a_send_the_provider_refused_is_sent_on_retry(
 
     # WHEN the record fails, the throttling passes and the record is retried
     with pytest.raises(EmailDeliveryError):
-        send_notification(event, fakes.sender, fakes.once, fakes.sent)
+        fakes.notifier.handle(event)
     fakes.sender.refuse.clear()
-    retried = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+    retried = fakes.notifier.handle(event)
 
     # THEN the failed attempt was not remembered as sent, and the retry sent it once
     assert retried.outcome is Outcome.SENT
     assert [e.recipient for e in fakes.sender.sent] == ["kim@customers.example"]
+    assert fakes.observer.notifications == [retried]
 
 
 def test_a_type_without_template_is_skipped_without_sending(
     customer_event: EventFactory, fakes: Any
 ) -> None:
-    notification = send_notification(
-        customer_event("order.refunded"),
-        fakes.sender,
-        fakes.once,
-        fakes.sent,
-    )
+    notification = fakes.notifier.handle(customer_event("order.refunded"))
 
     assert notification.outcome is Outcome.SKIPPED
     assert fakes.sender.sent == []
@@ -119,11 +117,11 @@ def test_an_event_redriven_after_its_idempotency_record_expired_is_not_emailed_a
     # GIVEN an email sent long enough ago that its once-only record expired (each DLQ redrive
     # restarts a message's retention, so a message can outlive the 15-day record)
     event = customer_event("payment.completed")
-    first = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+    first = fakes.notifier.handle(event)
     fakes.once.results.clear()
 
     # WHEN the event is redriven once more
-    again = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+    again = fakes.notifier.handle(event)
 
     # THEN the sent-email ledger answers: one email, and the repeat names the first send
     assert len(fakes.sender.sent) == 1
@@ -139,10 +137,10 @@ def test_a_send_whose_ledger_entry_failed_is_recorded_on_retry_without_a_second_
     event = customer_event("order.created")
     fakes.sent.failing = 1
     with pytest.raises(ConnectionError):
-        send_notification(event, fakes.sender, fakes.once, fakes.sent)
+        fakes.notifier.handle(event)
 
     # WHEN the record is retried
-    retried = send_notification(event, fakes.sender, fakes.once, fakes.sent)
+    retried = fakes.notifier.handle(event)
 
     # THEN the once-only record kept the send: no second email, and the ledger has it now
     assert len(fakes.sender.sent) == 1

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from orderflow import naming
 from orderflow.contracts import EventEnvelope
-from orderflow.notifications.adapters import ses_template_name
 from orderflow.notifications.domain import TEMPLATES, email_for
 from orderflow.notifications.email_templates import EmailTemplate, email_templates
 
@@ -56,7 +56,7 @@ def by_template(stage: str) -> dict[str, EmailTemplate]:
 def test_the_stack_holds_exactly_one_template_per_mapped_event_type() -> None:
     deployed = set(by_template("prod"))
 
-    assert deployed == {ses_template_name("prod", name) for name in TEMPLATES.values()}
+    assert deployed == {naming.email_template("prod", name) for name in TEMPLATES.values()}
 
 
 @pytest.mark.parametrize(("event_type", "template"), sorted(TEMPLATES.items()))
@@ -69,7 +69,7 @@ def test_every_placeholder_is_a_field_of_the_event(
     data = json.loads(email.template_data)
 
     # WHEN its template's subject, text and HTML are read
-    parts = by_template("test")[ses_template_name("test", template)]
+    parts = by_template("test")[naming.email_template("test", template)]
 
     # THEN every placeholder resolves against the event's fields, and the order is named
     for text in (parts.subject, parts.text, parts.html):

@@ -1,4 +1,4 @@
-"""The Lambda handler over in-memory ports: partial failures, skips, duplicates, metrics."""
+"""The Lambda entry over in-memory ports: partial failures, skips, duplicates, metrics."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 
 import pytest
 
+from orderflow.consumer import LambdaEntry
 from orderflow.contracts import EventEnvelope, consumed_by
-from orderflow.notifications import bootstrap, handler
-from orderflow.notifications.domain import TEMPLATES
+from orderflow.notifications import bootstrap
+from orderflow.notifications.adapters.memory import MemoryObserver
+from orderflow.notifications.adapters.telemetry import NotificationsTelemetry
+from orderflow.notifications.domain import TEMPLATES, Notifier
+from orderflow.settings import ConfigError
 from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
 
 EventFactory = Callable[..., EventEnvelope]
@@ -20,8 +24,24 @@ def address(event_type: str) -> str:
     return f"{event_type.replace('.', '-')}@customers.example"
 
 
+@pytest.fixture
+def entry(fakes: Any, monkeypatch: pytest.MonkeyPatch) -> LambdaEntry:
+    """The service's entry as its handler builds it, over the in-memory ports (no ledger)."""
+    monkeypatch.delenv("FAILURE_LEDGER_TABLE", raising=False)
+
+    def service(telemetry: Any) -> Notifier:
+        return Notifier(
+            sender=fakes.sender,
+            once=fakes.once,
+            sent=fakes.sent,
+            observer=NotificationsTelemetry(telemetry),
+        )
+
+    return LambdaEntry(bootstrap.SERVICE, service)
+
+
 def test_a_batch_fails_only_the_record_whose_email_was_refused(
-    customer_event: EventFactory, fakes: Any, emitted_metrics: Metrics
+    customer_event: EventFactory, fakes: Any, entry: LambdaEntry, emitted_metrics: Metrics
 ) -> None:
     # GIVEN one event of every type routed here, and a provider refusing one customer
     routed = sorted(consumed_by("notifications"))
@@ -29,7 +49,7 @@ def test_a_batch_fails_only_the_record_whose_email_was_refused(
     fakes.sender.refuse.add(address("order.shipped"))
 
     # WHEN the batch is handled
-    response = handler.handler(sqs_event(records), FakeLambdaContext())
+    response = entry(sqs_event(records), FakeLambdaContext())
 
     # THEN only that record returns to the queue; every other templated event got its email
     assert response["batchItemFailures"] == [{"itemIdentifier": "m-order.shipped"}]
@@ -46,14 +66,14 @@ def test_a_batch_fails_only_the_record_whose_email_was_refused(
 
 
 def test_duplicate_records_in_one_batch_send_one_email(
-    customer_event: EventFactory, fakes: Any, emitted_metrics: Metrics
+    customer_event: EventFactory, fakes: Any, entry: LambdaEntry, emitted_metrics: Metrics
 ) -> None:
     # GIVEN the same event delivered three times in one batch (SNS duplicates)
     event = customer_event("payment.completed")
     records = [sqs_record(event, message_id=f"m-{n}") for n in range(3)]
 
     # WHEN the batch is handled
-    response = handler.handler(sqs_event(records), FakeLambdaContext())
+    response = entry(sqs_event(records), FakeLambdaContext())
 
     # THEN all three are acknowledged, one email went out, two duplicates were counted
     assert response["batchItemFailures"] == []
@@ -64,10 +84,8 @@ def test_duplicate_records_in_one_batch_send_one_email(
     assert metrics[("Failed", "")] == 0
 
 
-def test_a_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SENDER_ADDRESS", raising=False)
-    monkeypatch.setenv("STAGE", "test")
-    bootstrap.reset()
+def test_a_missing_setting_is_named() -> None:
+    environ = {"STAGE": "test", "IDEMPOTENCY_TABLE": "i", "SENT_EMAILS_TABLE": "s"}
 
-    with pytest.raises(bootstrap.ConfigurationError, match="SENDER_ADDRESS is not set"):
-        bootstrap.email_sender()
+    with pytest.raises(ConfigError, match="SENDER_ADDRESS is not set"):
+        bootstrap.build(environ, observer=MemoryObserver())

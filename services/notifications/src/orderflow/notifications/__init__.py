@@ -8,10 +8,10 @@ from orderflow.notifications.domain import (
     EmailDeliveryError,
     MissingRecipientError,
     Notification,
+    Notifier,
     Outcome,
     email_for,
     email_key,
-    send_notification,
 )
 
 __all__ = [
@@ -20,8 +20,8 @@ __all__ = [
     "EmailDeliveryError",
     "MissingRecipientError",
     "Notification",
+    "Notifier",
     "Outcome",
     "email_for",
     "email_key",
-    "send_notification",
 ]

@@ -1,79 +1,73 @@
-"""Builds the service's adapters lazily, once per container, from its environment."""
+"""Builds the notifications service from the environment, once per container, on first use.
+
+Environment (the template sets all of them):
+
+* ``SENDER_ADDRESS``: the From address (a verified SES identity, or at a verified domain);
+* ``STAGE``: the stage; SES templates are named ``orderflow-<stage>-<template>``;
+* ``IDEMPOTENCY_TABLE``: the once-only table; ``SENT_EMAILS_TABLE``: the sent-email ledger;
+* ``FAILURE_LEDGER_TABLE``: read by the consumer shell to record why a record failed.
+
+A missing setting raises ``orderflow.settings.ConfigError`` naming it.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from orderflow.notifications.domain import Notifier
+from orderflow.settings import required
+
 if TYPE_CHECKING:
-    from orderflow.idempotency import OnceOnly
-    from orderflow.notifications.adapters import DynamoDBSentEmails, SesEmailSender
+    from orderflow.notifications.ports import NotificationsObserver
+    from orderflow.observability import Telemetry
 
-STAGE_ENV = "STAGE"
-SENDER_ADDRESS_ENV = "SENDER_ADDRESS"
-IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE"
-SENT_EMAILS_TABLE_ENV = "SENT_EMAILS_TABLE"
-
-
-class ConfigurationError(RuntimeError):
-    """A required environment variable is missing or empty."""
-
-
-def required_env(name: str) -> str:
-    """The value of environment variable ``name``; ConfigurationError naming it if unset."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"environment variable {name} is not set")
-    return value
+SERVICE = "notifications"
 
 
 @functools.cache
-def email_sender() -> SesEmailSender:
-    """The SES v2 sender, from SENDER_ADDRESS and STAGE."""
-    import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
+def service(telemetry: Telemetry) -> Notifier:
+    """The container's notifier, built from ``os.environ`` on first call and kept.
 
-    from orderflow.consumer import NON_IDEMPOTENT_TIMEOUTS  # noqa: PLC0415
-    from orderflow.notifications.adapters import SesEmailSender  # noqa: PLC0415
+    Reports through ``NotificationsTelemetry`` over the entry's ``telemetry``;
+    ``service.cache_clear()`` forgets it (a new container, in tests).
+    """
+    from orderflow.notifications.adapters.telemetry import (  # noqa: PLC0415
+        NotificationsTelemetry,
+    )
 
+    return build(os.environ, observer=NotificationsTelemetry(telemetry))
+
+
+def build(environ: Mapping[str, str], observer: NotificationsObserver) -> Notifier:
+    """Wire the notifier to SES v2 and its two DynamoDB tables as ``environ`` says."""
+    sender_address = required("SENDER_ADDRESS", environ)
+    stage = required("STAGE", environ)
+    idempotency_table = required("IDEMPOTENCY_TABLE", environ)
+    sent_emails_table = required("SENT_EMAILS_TABLE", environ)
+
+    import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
+
+    from orderflow.consumer import CLIENT_TIMEOUTS, NON_IDEMPOTENT_TIMEOUTS  # noqa: PLC0415
+    from orderflow.idempotency import OnceOnly  # noqa: PLC0415
+    from orderflow.notifications.adapters import (  # noqa: PLC0415
+        DynamoDBSentEmails,
+        SesEmailSender,
+    )
+
+    # Not Powertools' default client (60 s timeouts): the record budget must outlast each call.
+    dynamodb = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
     # SES has no idempotency key: no retry inside the call (a retried read timeout can be a
     # second email); a throttle fails the record and SQS retries it. A send at its slowest
     # still fits the consumer shell's record budget, so no email is started too late for its
     # once-only record to complete.
-    return SesEmailSender(
-        boto3.client("sesv2", config=NON_IDEMPOTENT_TIMEOUTS.botocore_config()),
-        sender=required_env(SENDER_ADDRESS_ENV),
-        stage=required_env(STAGE_ENV),
+    ses = boto3.client("sesv2", config=NON_IDEMPOTENT_TIMEOUTS.botocore_config())
+    return Notifier(
+        sender=SesEmailSender(ses, sender=sender_address, stage=stage),
+        # The LambdaEntry registers each invocation on it (orderflow.idempotency).
+        once=OnceOnly(idempotency_table, client=dynamodb),
+        sent=DynamoDBSentEmails(sent_emails_table, client=dynamodb),
+        observer=observer,
     )
-
-
-@functools.cache
-def once_only() -> OnceOnly:
-    """The once-only store over the service's idempotency table (IDEMPOTENCY_TABLE)."""
-    import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
-
-    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
-    from orderflow.idempotency import OnceOnly  # noqa: PLC0415
-
-    # Not Powertools' default client (60 s timeouts): the record budget must outlast each call.
-    client = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
-    return OnceOnly(required_env(IDEMPOTENCY_TABLE_ENV), client=client)
-
-
-@functools.cache
-def sent_emails() -> DynamoDBSentEmails:
-    """The sent-email ledger over the service's sent-emails table (SENT_EMAILS_TABLE)."""
-    import boto3  # noqa: PLC0415  (cold start: only when the first email goes out)
-
-    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
-    from orderflow.notifications.adapters import DynamoDBSentEmails  # noqa: PLC0415
-
-    client = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
-    return DynamoDBSentEmails(required_env(SENT_EMAILS_TABLE_ENV), client=client)
-
-
-def reset() -> None:
-    """Forget built adapters, so the next use reads the environment again (tests, local runs)."""
-    email_sender.cache_clear()
-    once_only.cache_clear()
-    sent_emails.cache_clear()

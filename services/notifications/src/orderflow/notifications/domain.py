@@ -1,8 +1,8 @@
-"""Which email an order event earns, and sending it at most once per event.
+"""Which email an order event earns, and sending it at most once per event (``Notifier``).
 
-Pure rules: the email provider, the once-only store and the sent-email ledger come in through
-the ports. The ledger decides first (it never expires); the once-only store guards the send
-itself (concurrent deliveries, a retry after the ledger write failed).
+Pure rules: the email provider, the once-only store, the sent-email ledger and the observer come
+in through the ports. The ledger decides first (it never expires); the once-only store guards
+the send itself (concurrent deliveries, a retry after the ledger write failed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from orderflow.contracts import CustomerFacing, EventEnvelope
 
 if TYPE_CHECKING:
-    from orderflow.notifications.ports import EmailSender, OncePerKey, SentEmails
+    from orderflow.idempotency import OnceOnlyEffects
+    from orderflow.notifications.ports import EmailSender, NotificationsObserver, SentEmails
 
 TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
@@ -61,10 +62,11 @@ class Email:
 
 @dataclass(frozen=True)
 class Notification:
-    """What became of one event."""
+    """What became of one event (ids and the template only: never the customer's address)."""
 
     event_id: str
     event_type: str
+    order_id: str
     outcome: Outcome
     template: str | None = None
     message_id: str | None = None
@@ -90,27 +92,52 @@ def email_for(event: EventEnvelope) -> Email | None:
     )
 
 
-def send_notification(
-    event: EventEnvelope, sender: EmailSender, once: OncePerKey, sent: SentEmails
-) -> Notification:
-    """Send the email ``event`` earns unless it was already sent; skip types with no template."""
-    event_id, event_type = str(event.event_id), event.TYPE
-    email = email_for(event)
-    if email is None:
-        return Notification(event_id, event_type, Outcome.SKIPPED)
-    known = sent.message_id_of(email.key)
-    if known is not None:
-        return Notification(event_id, event_type, Outcome.ALREADY_SENT, email.template, known)
-    sent_now: list[str] = []
+class Notifier:
+    """Sends each customer-facing event's email at most once, and reports what became of it."""
 
-    def send() -> dict[str, Any]:
-        message_id = sender.send(email)
-        sent_now.append(message_id)
-        return {"message_id": message_id}
+    def __init__(
+        self,
+        *,
+        sender: EmailSender,
+        once: OnceOnlyEffects,
+        sent: SentEmails,
+        observer: NotificationsObserver,
+    ) -> None:
+        self._sender = sender
+        self._once = once
+        self._sent = sent
+        self._observer = observer
 
-    message_id = str(once.run(email.key, send)["message_id"])
-    # Recorded on every delivery that finds no entry: a failed write is healed by the retry,
-    # which gets the send from the once-only store instead of sending again.
-    sent.record(email, message_id)
-    outcome = Outcome.SENT if sent_now else Outcome.ALREADY_SENT
-    return Notification(event_id, event_type, outcome, email.template, message_id)
+    def handle(self, event: EventEnvelope) -> Notification:
+        """Send the email ``event`` earns unless it was already sent; skip types with no template.
+
+        Raises to fail (and retry) the event's record: ``EmailDeliveryError`` when the provider
+        did not take the email, ``MissingRecipientError`` for a templated type with no address.
+        """
+        notification = self._notify(event)
+        self._observer.observe(notification)
+        return notification
+
+    def _notify(self, event: EventEnvelope) -> Notification:
+        event_id, event_type, order_id = str(event.event_id), event.TYPE, event.order_id
+        email = email_for(event)
+        if email is None:
+            return Notification(event_id, event_type, order_id, Outcome.SKIPPED)
+        known = self._sent.message_id_of(email.key)
+        if known is not None:
+            return Notification(
+                event_id, event_type, order_id, Outcome.ALREADY_SENT, email.template, known
+            )
+        sent_now: list[str] = []
+
+        def send() -> dict[str, Any]:
+            message_id = self._sender.send(email)
+            sent_now.append(message_id)
+            return {"message_id": message_id}
+
+        message_id = str(self._once.run(email.key, send)["message_id"])
+        # Recorded on every delivery that finds no entry: a failed write is healed by the retry,
+        # which gets the send from the once-only store instead of sending again.
+        self._sent.record(email, message_id)
+        outcome = Outcome.SENT if sent_now else Outcome.ALREADY_SENT
+        return Notification(event_id, event_type, order_id, outcome, email.template, message_id)

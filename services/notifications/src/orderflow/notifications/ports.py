@@ -1,12 +1,14 @@
-"""What the notifications domain needs from the outside world."""
+"""What the notifications domain needs from the outside world: Protocols only.
+
+The once-only store is the shared port ``orderflow.idempotency.OnceOnlyEffects``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orderflow.notifications.domain import Email
+    from orderflow.notifications.domain import Email, Notification
 
 
 class EmailSender(Protocol):
@@ -17,14 +19,6 @@ class EmailSender(Protocol):
 
         Raises ``EmailDeliveryError`` when the provider does not take it.
         """
-        ...
-
-
-class OncePerKey(Protocol):
-    """Runs an effect at most once per key (``orderflow.idempotency.OnceOnly`` in production)."""
-
-    def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``effect`` unless ``key`` already ran; return its (stored) result."""
         ...
 
 
@@ -41,4 +35,12 @@ class SentEmails(Protocol):
 
     def record(self, email: Email, message_id: str) -> bool:
         """Record that ``email`` went out, unless recorded already; True if this call did it."""
+        ...
+
+
+class NotificationsObserver(Protocol):
+    """What the notifier reports each event's outcome to (logs and metrics)."""
+
+    def observe(self, notification: Notification) -> None:
+        """Report what became of one event."""
         ...

@@ -1,11 +1,30 @@
-"""In-memory sent-email ledger: the same write-once rule as the DynamoDB adapter.
+"""Every notifications port in memory: the email provider, the sent-email ledger, the observer.
 
-For unit tests and benchmarks that run the domain without AWS.
+The ledger keeps the DynamoDB adapter's write-once rule. For unit tests, in-memory runs and
+benchmarks that run the notifier without AWS; the once-only store is the shared
+``MemoryOnceOnly``. Pure Python: safe in a Lambda zip.
 """
 
 from __future__ import annotations
 
-from orderflow.notifications.domain import Email
+from orderflow.notifications.domain import Email, EmailDeliveryError, Notification
+
+
+class MemoryEmailSender:
+    """``EmailSender`` that keeps what it sent; refuses the recipients in ``refuse``.
+
+    A refused send raises ``EmailDeliveryError``, as a throttled provider's does.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+        self.refuse: set[str] = set()
+
+    def send(self, email: Email) -> str:
+        if email.recipient in self.refuse:
+            raise EmailDeliveryError(f"provider throttled {email.template}")
+        self.sent.append(email)
+        return f"ses-{len(self.sent)}"
 
 
 class MemorySentEmails:
@@ -26,3 +45,13 @@ class MemorySentEmails:
             return False
         self.message_ids[email.key] = message_id
         return True
+
+
+class MemoryObserver:
+    """``NotificationsObserver`` that keeps every notification, in order."""
+
+    def __init__(self) -> None:
+        self.notifications: list[Notification] = []
+
+    def observe(self, notification: Notification) -> None:
+        self.notifications.append(notification)

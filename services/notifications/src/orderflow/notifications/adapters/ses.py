@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orderflow import naming
 from orderflow.notifications.domain import Email, EmailDeliveryError
 from orderflow.observability import mask_emails
 
@@ -16,11 +17,6 @@ if TYPE_CHECKING:
     from orderflow.notifications.email_templates import EmailTemplate
 
 _MASK_HOOK_ID = "orderflow-notifications-mask-recipient"
-
-
-def ses_template_name(stage: str, template: str) -> str:
-    """The SES name of ``template`` in ``stage`` (the stack names them the same way)."""
-    return f"orderflow-{stage}-{template}"
 
 
 class SesEmailSender:
@@ -39,7 +35,8 @@ class SesEmailSender:
 
     def send(self, email: Email) -> str:
         """Send ``email`` from the configured sender; return the SES message id."""
-        template = ses_template_name(self._stage, email.template)
+        # The stack names its templates the same way (orderflow-<stage>-<template>).
+        template = naming.email_template(self._stage, email.template)
         try:
             response = self._client.send_email(
                 FromEmailAddress=self._sender,
