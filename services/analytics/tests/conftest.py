@@ -1,21 +1,24 @@
-"""Fixtures shared by the unit and functional tests: fakes, a realistic event stream, delivery."""
+"""Fixtures shared by the unit and functional tests: the in-memory ports (from
+``adapters/memory.py``), a realistic event stream, delivery."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from orderflow.analytics.adapters.dynamodb import event_key
-from orderflow.analytics.domain import HourlyMetrics, OrderView, ProjectionConflictError
+from orderflow.analytics import bootstrap
+from orderflow.analytics.adapters.memory import MemoryAnalyticsStore, MemoryObserver
+from orderflow.analytics.domain import Recorder
 from orderflow.analytics.handler import handler
+from orderflow.analytics.ports import AnalyticsStore
 from orderflow.contracts import (
     InventoryLowStock,
     InventoryOutOfStock,
@@ -28,8 +31,8 @@ from orderflow.contracts import (
     PaymentFailed,
     StockShortfall,
     derived_event_id,
-    parse_event,
 )
+from orderflow.retry import NO_PAUSE
 from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -37,88 +40,45 @@ START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and a region, so nothing can reach a real account."""
+    """Fake credentials and a region, so nothing can reach a real account; a fresh container."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    bootstrap.service.cache_clear()  # a fresh container
 
 
-# --- an in-memory store with DynamoDB's transaction semantics -----------------------------------
-
-
-class InMemoryAnalyticsStore:
-    """AnalyticsStore and EventHistory in memory, all-or-nothing like the DynamoDB transaction.
-
-    ``concurrent_writer`` runs just before a commit checks its conditions: the moment another
-    consumer could slip in its own update of the same order.
-    """
-
-    def __init__(self) -> None:
-        self.stored: dict[tuple[str, str], str] = {}
-        self.views: dict[str, OrderView] = {}
-        self.hourly: dict[str, HourlyMetrics] = {}
-        self.concurrent_writer: Callable[[], None] | None = None
-
-    def order_view(self, order_id: str) -> OrderView | None:
-        return self.views.get(order_id)
-
-    def append(self, event: OrderEvent, *, order: OrderView | None, hourly: HourlyMetrics) -> bool:
-        if self.concurrent_writer is not None:
-            writer, self.concurrent_writer = self.concurrent_writer, None
-            writer()
-        key = (event.order_id, event_key(event))
-        if key in self.stored:
-            return False
-        if order is not None:
-            current = self.views.get(order.order_id)
-            if (current.version if current else 0) != order.version - 1:
-                raise ProjectionConflictError(f"order {order.order_id} moved on")
-        self.stored[key] = event.model_dump_json()
-        if order is not None:
-            self.views[order.order_id] = order
-        previous = self.hourly.get(hourly.hour)
-        self.hourly[hourly.hour] = hourly if previous is None else previous + hourly
-        return True
-
-    def events(self) -> Iterable[OrderEvent]:
-        return [parse_event(body) for body in self.stored.values()]
-
-    def order_events(self, order_id: str) -> Sequence[OrderEvent]:
-        return [parse_event(self.stored[key]) for key in sorted(self.stored) if key[0] == order_id]
-
-    def order_views(self) -> Iterable[OrderView]:
-        return list(self.views.values())
-
-    def hours(self) -> Iterable[HourlyMetrics]:
-        return list(self.hourly.values())
-
-
-@dataclass
-class RecordedMetrics:
-    """BusinessMetrics that keeps what it was told."""
-
-    contributions: list[HourlyMetrics] = field(default_factory=list)
-
-    def record(self, contribution: HourlyMetrics) -> None:
-        self.contributions.append(contribution)
+# --- the in-memory ports and the recorder over them ---------------------------------------------
 
 
 @pytest.fixture
-def memory_store() -> InMemoryAnalyticsStore:
-    return InMemoryAnalyticsStore()
+def memory_store() -> MemoryAnalyticsStore:
+    return MemoryAnalyticsStore()
 
 
 @pytest.fixture
-def new_memory_store() -> Callable[[], InMemoryAnalyticsStore]:
-    return InMemoryAnalyticsStore
+def new_memory_store() -> Callable[[], MemoryAnalyticsStore]:
+    return MemoryAnalyticsStore
 
 
 @pytest.fixture
-def recorded_metrics() -> RecordedMetrics:
-    return RecordedMetrics()
+def observer() -> MemoryObserver:
+    return MemoryObserver()
+
+
+@pytest.fixture
+def recorder_over(observer: MemoryObserver) -> Callable[[AnalyticsStore], Recorder]:
+    """A ``Recorder`` over the given store, reporting to ``observer``, never pausing."""
+    return lambda store: Recorder(store, observer=observer, backoff=NO_PAUSE)
+
+
+@pytest.fixture
+def recorder(
+    recorder_over: Callable[[AnalyticsStore], Recorder], memory_store: MemoryAnalyticsStore
+) -> Recorder:
+    return recorder_over(memory_store)
 
 
 # --- a realistic stream of order events --------------------------------------------------------

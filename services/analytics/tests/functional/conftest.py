@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 
 from orderflow.analytics import bootstrap
-from orderflow.analytics import handler as handler_module
 from orderflow.analytics.adapters.dynamodb import AnalyticsTables, DynamoAnalyticsStore
+from orderflow.analytics.handler import handler
 from orderflow.consumer import SqsConsumer
 from orderflow.failures import FailureLedger
 from orderflow.testing import create_tables
@@ -64,10 +64,10 @@ def live_handler(
     monkeypatch.setenv("FAILURE_LEDGER_TABLE", FAILURE_LEDGER)
     consumer = SqsConsumer(
         bootstrap.SERVICE,
-        logger=handler_module.logger,
+        logger=handler.telemetry.logger,
         failure_ledger=failure_ledger,
     )
-    monkeypatch.setattr(handler_module, "consumer", consumer)
-    bootstrap.event_store.cache_clear()
+    monkeypatch.setattr(handler, "consumer", consumer)
+    bootstrap.service.cache_clear()
     yield dynamo_store
-    bootstrap.event_store.cache_clear()
+    bootstrap.service.cache_clear()

@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from orderflow.analytics.domain import record_event
 from orderflow.analytics.rebuild import main
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def recorded(dynamo_store, story_of, recorded_metrics):
+def recorded(dynamo_store, story_of, recorder_over):
+    recorder = recorder_over(dynamo_store)
     for name in ("shipped_then_refunded", "declined", "out_of_stock_refunded"):
         for event in story_of(name, order_id=f"ord-{name.replace('_', '-')}"):
-            record_event(event, dynamo_store, recorded_metrics)
+            recorder.handle(event)
     return dynamo_store
 
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 
 import pytest
 
-from orderflow.analytics.domain import OrderStatus
+from orderflow.analytics import bootstrap
+from orderflow.analytics.adapters.telemetry import AnalyticsTelemetry
+from orderflow.analytics.domain import BACKOFF, OrderStatus
 from orderflow.analytics.handler import handler
+from orderflow.consumer import LambdaEntry
+from orderflow.settings import ConfigError
 from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
+
+TABLES = {
+    "EVENT_STORE_TABLE": "events",
+    "ORDER_STATUS_TABLE": "order-status",
+    "HOURLY_METRICS_TABLE": "hourly-metrics",
+}
 
 POISON = {
     "not json": "{not json",
@@ -110,3 +122,49 @@ def test_business_metrics_count_each_event_once(
     metrics = emf_values(capsys.readouterr().out)
     assert metrics[("OrdersCreated", "")] == 2
     assert metrics[("Revenue", "EUR")] == pytest.approx(42.50)
+
+
+def test_the_handler_is_the_shared_entry_over_the_bootstrap(monkeypatch):
+    for name, value in TABLES.items():
+        monkeypatch.setenv(name, value)
+    assert isinstance(handler, LambdaEntry)
+    assert handler.service == bootstrap.SERVICE == "analytics"
+    # One recorder per container, reporting through the entry's telemetry, with the default
+    # backoff (6 attempts, 20 ms doubling).
+    recorder = bootstrap.service(handler.telemetry)
+    assert recorder is bootstrap.service(handler.telemetry)
+    assert isinstance(recorder.observer, AnalyticsTelemetry)
+    assert recorder._backoff == BACKOFF
+
+
+def test_build_reads_the_tables_from_the_given_environment(observer):
+    recorder = bootstrap.build(TABLES, observer=observer)
+    tables = recorder.store.tables
+    assert (tables.events, tables.order_status, tables.hourly_metrics) == (
+        "events",
+        "order-status",
+        "hourly-metrics",
+    )
+    assert recorder.observer is observer
+    with pytest.raises(ConfigError, match="environment variable ORDER_STATUS_TABLE is not set"):
+        bootstrap.build({**TABLES, "ORDER_STATUS_TABLE": " "}, observer=observer)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_missing_configuration_fails_the_invocation_naming_the_variable(monkeypatch):
+    # GIVEN a container without its table names
+    for name in TABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    # WHEN a batch arrives THEN the invocation fails (the batch stays queued) naming a variable
+    with pytest.raises(ConfigError, match="environment variable EVENT_STORE_TABLE is not set"):
+        handler(sqs_event([sqs_record("{}")]), FakeLambdaContext())
+
+
+def test_importing_the_handler_does_not_import_boto3():
+    # Cold start: boto3 loads on the first record, not when Lambda imports the module.
+    code = "import sys, orderflow.analytics.handler; print('boto3' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -16,7 +16,6 @@ from orderflow.analytics.domain import (
     OrderView,
     affects_order,
     fold_order,
-    record_event,
 )
 from orderflow.contracts import InventoryLowStock, Money, OrderEvent, PaymentCompleted, utc_now
 from orderflow.testing import make_order
@@ -28,15 +27,13 @@ def fold_all(events: list[OrderEvent]) -> OrderView:
     return view
 
 
-def test_payment_before_order_created_does_not_regress_the_status(
-    story_of, memory_store, recorded_metrics
-):
+def test_payment_before_order_created_does_not_regress_the_status(story_of, memory_store, recorder):
     # GIVEN an order's payment.completed that overtook its order.created
     created, paid = story_of("paid_awaiting_shipment", order_id="ord-late")
 
     # WHEN the payment is recorded first and the creation arrives afterwards
-    record_event(paid, memory_store, recorded_metrics)
-    record_event(created, memory_store, recorded_metrics)
+    recorder.handle(paid)
+    recorder.handle(created)
 
     # THEN the order stays paid, and the creation's facts are still kept
     view = memory_store.order_view("ord-late")
@@ -127,7 +124,7 @@ def test_events_in_two_currencies_are_rejected_not_merged():
         fold_order(fold_order(None, created), paid)
 
 
-def test_low_stock_is_not_order_news(story_of, memory_store, recorded_metrics):
+def test_low_stock_is_not_order_news(story_of, memory_store, recorder):
     # GIVEN a reorder alert about the order that crossed a sku's threshold
     alert = InventoryLowStock(
         event_id=uuid.uuid4(),
@@ -141,10 +138,10 @@ def test_low_stock_is_not_order_news(story_of, memory_store, recorded_metrics):
     )
 
     # WHEN recorded
-    recorded = record_event(alert, memory_store, recorded_metrics)
+    recorded = recorder.handle(alert)
 
     # THEN it is stored and counted, but gives the order no status
-    assert recorded is True
+    assert recorded.first_time is True
     assert not affects_order(alert)
     assert memory_store.order_view("ord-alert") is None
     assert [h.low_stock_alerts for h in memory_store.hours()] == [1]

@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from orderflow.analytics.domain import OrderStatus, record_event
+from orderflow.analytics.domain import OrderStatus
 from orderflow.analytics.rebuild import rebuild
 
 
-def recorded(events, store, metrics):
+def recorded(events, recorder):
     for event in events:
-        record_event(event, store, metrics)
-    return store
+        recorder.handle(event)
+    return recorder.store
 
 
 def test_rebuild_equals_live_after_out_of_order_duplicated_traffic(
-    order_stream, memory_store, recorded_metrics
+    order_stream, memory_store, recorder
 ):
     # GIVEN live projections built from a shuffled stream with duplicates
     stream = order_stream(250)
-    recorded(stream.deliveries(duplicates=50), memory_store, recorded_metrics)
+    recorded(stream.deliveries(duplicates=50), recorder)
 
     # WHEN rebuilt from the event store alone
     report = rebuild(memory_store)
@@ -31,12 +31,10 @@ def test_rebuild_equals_live_after_out_of_order_duplicated_traffic(
     assert report.hours == len(memory_store.hourly)
 
 
-def test_rebuild_names_every_field_a_live_projection_got_wrong(
-    story_of, memory_store, recorded_metrics
-):
+def test_rebuild_names_every_field_a_live_projection_got_wrong(story_of, memory_store, recorder):
     # GIVEN live projections that drifted from the events: a status and a revenue changed by
     # hand, and an hour row with no events behind it
-    recorded(story_of("shipped", order_id="ord-1"), memory_store, recorded_metrics)
+    recorded(story_of("shipped", order_id="ord-1"), recorder)
     view = memory_store.views["ord-1"]
     memory_store.views["ord-1"] = replace(view, status=OrderStatus.CANCELLED)
     (hour,) = memory_store.hourly
@@ -57,10 +55,10 @@ def test_rebuild_names_every_field_a_live_projection_got_wrong(
 
 
 def test_rebuild_reports_an_order_missing_from_the_live_projection(
-    story_of, memory_store, recorded_metrics
+    story_of, memory_store, recorder
 ):
     # GIVEN an order whose live projection was lost
-    recorded(story_of("declined", order_id="ord-lost"), memory_store, recorded_metrics)
+    recorded(story_of("declined", order_id="ord-lost"), recorder)
     del memory_store.views["ord-lost"]
 
     # WHEN rebuilt THEN the rebuild says so

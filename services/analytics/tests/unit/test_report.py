@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orderflow.analytics.domain import record_event
 from orderflow.analytics.report import UnknownOrderError, hourly_table, order_history, totals
 
 
 @pytest.fixture
-def two_hours(story_of, memory_store, recorded_metrics):
+def two_hours(story_of, memory_store, recorder):
     """A shipped order at 10:00-10:20 and a declined one moved to 11:xx."""
     shipped = story_of("shipped", order_id="ord-shipped", total="30.00")
     declined = [
@@ -20,7 +19,7 @@ def two_hours(story_of, memory_store, recorded_metrics):
         for e in story_of("declined", order_id="ord-declined", total="5.00")
     ]
     for event in reversed(shipped + declined):
-        record_event(event, memory_store, recorded_metrics)
+        recorder.handle(event)
     return memory_store
 
 

@@ -5,29 +5,31 @@ from __future__ import annotations
 from orderflow.analytics.domain import (
     STATUS_PRECEDENCE,
     AnalyticsError,
+    EventRecorded,
     HourlyMetrics,
     InconsistentOrderError,
     OrderStatus,
     OrderView,
     ProjectionConflictError,
     Projections,
+    Recorder,
     fold_order,
     hourly_contribution,
     project,
-    record_event,
 )
 
 __all__ = [
     "STATUS_PRECEDENCE",
     "AnalyticsError",
+    "EventRecorded",
     "HourlyMetrics",
     "InconsistentOrderError",
     "OrderStatus",
     "OrderView",
     "ProjectionConflictError",
     "Projections",
+    "Recorder",
     "fold_order",
     "hourly_contribution",
     "project",
-    "record_event",
 ]

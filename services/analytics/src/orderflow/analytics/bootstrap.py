@@ -1,4 +1,11 @@
-"""Builds the analytics adapters lazily, once per container, from the environment."""
+"""Builds the analytics service from the environment, once per container, on first use.
+
+Environment (the template sets all of them):
+
+* ``EVENT_STORE_TABLE``, ``ORDER_STATUS_TABLE``, ``HOURLY_METRICS_TABLE``: the event store and
+  its two projections;
+* ``FAILURE_LEDGER_TABLE``: read by the consumer shell to record why a record failed.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,12 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from orderflow.analytics.domain import Recorder
+from orderflow.settings import required
+
 if TYPE_CHECKING:
-    from orderflow.analytics.adapters.dynamodb import AnalyticsTables, DynamoAnalyticsStore
+    from orderflow.analytics.ports import AnalyticsObserver
+    from orderflow.observability import Telemetry
 
 SERVICE = "analytics"
 TABLE_ENVIRONMENT = {
@@ -16,42 +27,32 @@ TABLE_ENVIRONMENT = {
     "order_status": "ORDER_STATUS_TABLE",
     "hourly_metrics": "HOURLY_METRICS_TABLE",
 }
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment lacks something template.yaml sets."""
-
-
-def tables_from_environment(environ: Mapping[str, str] = os.environ) -> AnalyticsTables:
-    """The table names template.yaml passes to the function."""
-    from orderflow.analytics.adapters.dynamodb import AnalyticsTables  # noqa: PLC0415
-
-    missing = [name for name in TABLE_ENVIRONMENT.values() if not environ.get(name)]
-    if missing:
-        raise ConfigurationError(f"environment variables not set: {', '.join(missing)}")
-    return AnalyticsTables(**{field: environ[name] for field, name in TABLE_ENVIRONMENT.items()})
-
-
-def dynamo_store(
-    tables: AnalyticsTables, *, region: str | None = None, endpoint_url: str | None = None
-) -> DynamoAnalyticsStore:
-    """A DynamoDB-backed store over ``tables`` (default credential chain and region)."""
-    import boto3  # noqa: PLC0415  (cold start: only when first needed)
-
-    from orderflow.analytics.adapters.dynamodb import DynamoAnalyticsStore  # noqa: PLC0415
-    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
-
-    # Timeouts the consumer shell's record budget outlasts (boto3's defaults are 60 s each).
-    client = boto3.client(
-        "dynamodb",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=CLIENT_TIMEOUTS.botocore_config(),
-    )
-    return DynamoAnalyticsStore(client, tables)
+"""``AnalyticsTables`` field -> the environment variable template.yaml sets it in."""
 
 
 @functools.cache
-def event_store() -> DynamoAnalyticsStore:
-    """The function's store, built on the first record and reused by the container."""
-    return dynamo_store(tables_from_environment())
+def service(telemetry: Telemetry) -> Recorder:
+    """The container's recorder, built from ``os.environ`` on first call and kept."""
+    from orderflow.analytics.adapters.telemetry import AnalyticsTelemetry  # noqa: PLC0415
+
+    return build(os.environ, observer=AnalyticsTelemetry(telemetry))
+
+
+def build(environ: Mapping[str, str], observer: AnalyticsObserver) -> Recorder:
+    """The recorder over the analytics tables ``environ`` names.
+
+    Raises ``orderflow.settings.ConfigError`` naming the first variable that is not set.
+    """
+    names = {field: required(name, environ) for field, name in TABLE_ENVIRONMENT.items()}
+
+    import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
+
+    from orderflow.analytics.adapters.dynamodb import (  # noqa: PLC0415
+        AnalyticsTables,
+        DynamoAnalyticsStore,
+    )
+    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
+
+    # Timeouts the consumer shell's record budget outlasts (boto3's defaults are 60 s each).
+    client = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
+    return Recorder(DynamoAnalyticsStore(client, AnalyticsTables(**names)), observer=observer)

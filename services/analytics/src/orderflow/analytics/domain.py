@@ -3,14 +3,15 @@
 Both folds are order-independent merges (commutative, associative), so events may arrive in any
 order, be applied by concurrent consumers, or be replayed from the event store, and the
 projections come out the same. Duplicates are kept out by the event store, not here.
+
+``Recorder`` is the service: one event into the store and both projections, exactly once,
+reported to the ``AnalyticsObserver``.
 """
 
 from __future__ import annotations
 
 import enum
-import random
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,9 +28,10 @@ from orderflow.contracts import (
     PaymentCompleted,
     PaymentFailed,
 )
+from orderflow.retry import Backoff, retrying
 
 if TYPE_CHECKING:
-    from orderflow.analytics.ports import AnalyticsStore, BusinessMetrics
+    from orderflow.analytics.ports import AnalyticsObserver, AnalyticsStore
 
 
 class AnalyticsError(Exception):
@@ -284,43 +286,61 @@ def project(events: Iterable[OrderEvent]) -> Projections:
     return Projections(orders=orders, hours=hours)
 
 
-RECORD_ATTEMPTS = 6
-"""Tries before a record fails back to the queue; conflicts are short-lived, so a few suffice."""
+BACKOFF = Backoff(attempts=6, base_seconds=0.02, cap_seconds=0.64)
+"""How a write that lost a race for an order or an hour is tried again: 6 attempts, full jitter
+from 20 ms doubling (the cap is never reached: no pause follows the sixth). Conflicts are
+short-lived, so a few suffice before the record fails back to the queue."""
 
 
-def jittered_pause(attempt: int) -> None:
-    """Full-jitter backoff (20 ms, doubling): colliding writers spread out, not re-collide."""
-    time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311  (jitter, not security)
+@dataclass(frozen=True)
+class EventRecorded:
+    """What recording one event did: ``first_time`` False means the store already held it (a
+    duplicate or a redrive) and nothing changed; ``contribution`` is what it adds to its hour."""
+
+    event: OrderEvent
+    contribution: HourlyMetrics
+    first_time: bool
 
 
-def record_event(
-    event: OrderEvent,
-    store: AnalyticsStore,
-    metrics: BusinessMetrics,
-    *,
-    attempts: int = RECORD_ATTEMPTS,
-    pause: Callable[[int], None] = jittered_pause,
-) -> bool:
-    """Append ``event`` and update both projections exactly once, atomically.
+class Recorder:
+    """Every order event into the event store and both projections, once, atomically."""
 
-    Returns True when the event was new, False when the store already held it (a duplicate or
-    redrive: nothing changes). On a concurrent update of the same order or hour it re-reads and
-    retries; after ``attempts`` it raises ProjectionConflictError so the record retries later.
-    """
-    contribution = hourly_contribution(event)
-    for attempt in range(attempts):
+    def __init__(
+        self,
+        store: AnalyticsStore,
+        *,
+        observer: AnalyticsObserver,
+        backoff: Backoff = BACKOFF,
+    ) -> None:
+        self.store = store
+        self.observer = observer
+        self._backoff = backoff
+
+    def handle(self, event: OrderEvent) -> EventRecorded:
+        """Append ``event`` and update both projections exactly once; report what it did.
+
+        On a concurrent update of the same order or hour it re-reads and retries, pausing as
+        its ``backoff`` says; after the last attempt it raises ProjectionConflictError so the
+        record retries later.
+        """
+        contribution = hourly_contribution(event)
+        appended = retrying(
+            lambda: self._append(event, contribution),
+            conflicts=ProjectionConflictError,
+            backoff=self._backoff,
+        )
+        if appended is None:
+            raise ProjectionConflictError(
+                f"order {event.order_id}: projections kept changing over "
+                f"{self._backoff.attempts} attempts; retry later"
+            )
+        outcome = EventRecorded(event, contribution, first_time=appended)
+        self.observer.observe(outcome)
+        return outcome
+
+    def _append(self, event: OrderEvent, contribution: HourlyMetrics) -> bool:
+        """One attempt: fold the event into the order's current view and append it all."""
         order = None
         if affects_order(event):
-            order = fold_order(store.order_view(event.order_id), event)
-        try:
-            appended = store.append(event, order=order, hourly=contribution)
-        except ProjectionConflictError:
-            if attempt + 1 < attempts:
-                pause(attempt)
-            continue
-        if appended:
-            metrics.record(contribution)
-        return appended
-    raise ProjectionConflictError(
-        f"order {event.order_id}: projections kept changing over {attempts} attempts; retry later"
-    )
+            order = fold_order(self.store.order_view(event.order_id), event)
+        return self.store.append(event, order=order, hourly=contribution)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orderflow.analytics.domain import HourlyMetrics, OrderView
+    from orderflow.analytics.domain import EventRecorded, HourlyMetrics, OrderView
     from orderflow.contracts import OrderEvent
 
 
@@ -51,9 +51,9 @@ class EventHistory(Protocol):
         ...
 
 
-class BusinessMetrics(Protocol):
-    """Where business metrics go (EMF in Lambda)."""
+class AnalyticsObserver(Protocol):
+    """Told what recording each event did (EMF business metrics in Lambda)."""
 
-    def record(self, contribution: HourlyMetrics) -> None:
-        """Count one newly recorded event's contribution."""
+    def observe(self, outcome: EventRecorded) -> None:
+        """One event was recorded, for the first time or again (``outcome.first_time``)."""
         ...

@@ -118,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    from orderflow.analytics.adapters.dynamodb import AnalyticsTables  # noqa: PLC0415
-    from orderflow.analytics.bootstrap import dynamo_store  # noqa: PLC0415
+    from orderflow.analytics.adapters.dynamodb import (  # noqa: PLC0415
+        AnalyticsTables,
+        DynamoAnalyticsStore,
+    )
     from orderflow.contracts import ContractError  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
@@ -134,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tables = AnalyticsTables.for_stage(args.stage)
     try:
-        store = dynamo_store(tables, region=args.region, endpoint_url=args.endpoint_url)
+        store = DynamoAnalyticsStore.connect(
+            tables, region=args.region, endpoint_url=args.endpoint_url
+        )
         report = rebuild(store)
     except (BotoCoreError, ClientError) as exc:
         print(f"rebuild: cannot read the {args.stage} analytics tables: {exc}", file=sys.stderr)

@@ -47,10 +47,13 @@ def open_history(
     stage: str = "dev", *, region: str | None = None, endpoint_url: str | None = None
 ) -> EventHistory:
     """The analytics tables of ``stage`` (default credential chain; endpoint for an emulator)."""
-    from orderflow.analytics.adapters.dynamodb import AnalyticsTables  # noqa: PLC0415
-    from orderflow.analytics.bootstrap import dynamo_store  # noqa: PLC0415
+    from orderflow.analytics.adapters.dynamodb import (  # noqa: PLC0415
+        AnalyticsTables,
+        DynamoAnalyticsStore,
+    )
 
-    return dynamo_store(AnalyticsTables.for_stage(stage), region=region, endpoint_url=endpoint_url)
+    tables = AnalyticsTables.for_stage(stage)
+    return DynamoAnalyticsStore.connect(tables, region=region, endpoint_url=endpoint_url)
 
 
 def hourly_table(

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from orderflow import naming
 from orderflow.analytics.domain import (
     COUNTERS,
     HourlyMetrics,
@@ -48,11 +49,10 @@ class AnalyticsTables:
     @classmethod
     def for_stage(cls, stage: str) -> AnalyticsTables:
         """The names template.yaml gives the tables of ``stage``."""
-        prefix = f"orderflow-{stage}-analytics"
         return cls(
-            events=f"{prefix}-events",
-            order_status=f"{prefix}-order-status",
-            hourly_metrics=f"{prefix}-hourly-metrics",
+            events=naming.resource(stage, "analytics-events"),
+            order_status=naming.resource(stage, "analytics-order-status"),
+            hourly_metrics=naming.resource(stage, "analytics-hourly-metrics"),
         )
 
 
@@ -71,6 +71,25 @@ class DynamoAnalyticsStore:
         self.tables = tables
         self._ledger = ConditionalLedger(client)
         self._deserializer = TypeDeserializer()
+
+    @classmethod
+    def connect(
+        cls, tables: AnalyticsTables, *, region: str | None = None, endpoint_url: str | None = None
+    ) -> DynamoAnalyticsStore:
+        """The store over ``tables`` with a client of its own (default credential chain and
+        region; ``endpoint_url`` for an emulator): for the rebuild and the report."""
+        import boto3  # noqa: PLC0415  (deferred, as everywhere in the service)
+
+        from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
+
+        # Timeouts the consumer shell's record budget outlasts (boto3's defaults are 60 s each).
+        client = boto3.client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=CLIENT_TIMEOUTS.botocore_config(),
+        )
+        return cls(client, tables)
 
     # write side
 

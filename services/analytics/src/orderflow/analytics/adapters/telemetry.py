@@ -1,4 +1,9 @@
-"""Business metrics as CloudWatch EMF through Powertools."""
+"""What analytics recorded, as Powertools EMF business metrics.
+
+``OrdersCreated`` (count) and ``Revenue`` (per ``currency`` dimension) in the ``orderflow``
+namespace with dimension ``service=analytics``, for newly recorded events only, so a duplicate
+delivery never inflates a metric.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,22 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from orderflow.observability import METRICS_NAMESPACE
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
+    from orderflow.analytics.domain import EventRecorded
+    from orderflow.observability import Telemetry
 
-    from orderflow.analytics.domain import HourlyMetrics
 
+class AnalyticsTelemetry:
+    """``AnalyticsObserver`` that counts each newly recorded event's contribution."""
 
-class EmfBusinessMetrics:
-    """OrdersCreated (count) and Revenue (per currency) for each newly recorded event.
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._metrics = telemetry.metrics
+        self._service = telemetry.service
 
-    Only new events reach here, so a duplicate delivery never inflates a metric.
-    """
-
-    def __init__(self, metrics: Metrics, service: str) -> None:
-        self._metrics = metrics
-        self._service = service
-
-    def record(self, contribution: HourlyMetrics) -> None:
-        """Emit what one event contributes."""
+    def observe(self, outcome: EventRecorded) -> None:
+        """Emit what a newly recorded event contributes; nothing for a duplicate."""
+        if not outcome.first_time:
+            return
+        contribution = outcome.contribution
         if contribution.orders:
             self._metrics.add_metric(
                 name="OrdersCreated", unit=MetricUnit.Count, value=contribution.orders
