@@ -110,5 +110,28 @@ def test_the_entry_runs_the_batch_reports_failures_and_registers_the_invocation(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert domain.handled == ["ord-1"]
-    assert built == [entry.telemetry]
+    # Built per record through the bootstrap's cache, always over the entry's telemetry.
+    assert built
+    assert all(telemetry is entry.telemetry for telemetry in built)
     assert once.lambda_context is context
+
+
+def test_a_missing_setting_fails_each_record_through_the_shell(monkeypatch, ledger):
+    monkeypatch.delenv("FAILURE_LEDGER_TABLE", raising=False)
+
+    def build(telemetry: Telemetry) -> Recorder:
+        required("TOPIC_ARN", {})  # raises: the stack did not set it
+        return Recorder()
+
+    entry = LambdaEntry("payment", build)
+    entry.consumer = type(entry.consumer)(
+        "payment", logger=entry.telemetry.logger, failure_ledger=ledger
+    )
+    records = [sqs_record(make_order("ord-1"), message_id="m-1")]
+
+    response = entry(sqs_event(records), FakeLambdaContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    recorded = ledger.lookup(["m-1"])["m-1"]
+    assert recorded.exception_type == "ConfigError"
+    assert "TOPIC_ARN" in recorded.message

@@ -16,7 +16,7 @@ from orderflow.analytics.domain import BACKOFF, OrderStatus
 from orderflow.analytics.handler import handler
 from orderflow.consumer import LambdaEntry
 from orderflow.settings import ConfigError
-from orderflow.testing import FakeLambdaContext, sqs_event, sqs_record
+from orderflow.testing import FakeLambdaContext, make_order, sqs_event, sqs_record
 
 TABLES = {
     "EVENT_STORE_TABLE": "events",
@@ -151,14 +151,23 @@ def test_build_reads_the_tables_from_the_given_environment(observer):
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_missing_configuration_fails_the_invocation_naming_the_variable(monkeypatch):
+def test_missing_configuration_fails_each_record_naming_the_variable(monkeypatch, caplog):
     # GIVEN a container without its table names
     for name in TABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FAILURE_LEDGER_TABLE", raising=False)
+    record = sqs_record(make_order("ord-1"), message_id="m-1")
 
-    # WHEN a batch arrives THEN the invocation fails (the batch stays queued) naming a variable
-    with pytest.raises(ConfigError, match="environment variable EVENT_STORE_TABLE is not set"):
-        handler(sqs_event([sqs_record("{}")]), FakeLambdaContext())
+    bootstrap.service.cache_clear()  # a new container, built from this environment
+
+    # WHEN a batch arrives
+    response = handler(sqs_event([record]), FakeLambdaContext())
+
+    # THEN the record fails (it stays queued) and its failure names a variable
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    errors = [getattr(r, "error", "") for r in caplog.records if r.getMessage() == "record failed"]
+    assert len(errors) == 1
+    assert errors[0].startswith("ConfigError: environment variable EVENT_STORE_TABLE is not set")
 
 
 def test_importing_the_handler_does_not_import_boto3():

@@ -102,14 +102,22 @@ def test_each_handled_event_is_logged_and_counted(ledger, sink, stock, capsys, c
     assert emf[0]["service"] == "inventory"
 
 
-def test_missing_configuration_fails_the_invocation_naming_the_variable(monkeypatch):
+def test_missing_configuration_fails_each_record_naming_the_variable(monkeypatch, caplog):
     # GIVEN a container without its table names
     monkeypatch.delenv("STOCK_TABLE", raising=False)
+    monkeypatch.delenv("FAILURE_LEDGER_TABLE", raising=False)
     record = sqs_record(make_order("ord-1"))
 
-    # WHEN a record arrives THEN the invocation fails (the batch stays queued) naming the variable
-    with pytest.raises(ConfigError, match="environment variable STOCK_TABLE is not set"):
-        handler(sqs_event([record]), FakeLambdaContext())
+    bootstrap.service.cache_clear()  # a new container, built from this environment
+
+    # WHEN a record arrives
+    response = handler(sqs_event([record]), FakeLambdaContext())
+
+    # THEN the record fails (it stays queued) and its failure names the variable
+    assert response == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    errors = [getattr(r, "error", "") for r in caplog.records if r.getMessage() == "record failed"]
+    assert len(errors) == 1
+    assert errors[0].startswith("ConfigError: environment variable STOCK_TABLE is not set")
 
 
 def test_build_reads_its_settings_from_the_given_environment(observer):

@@ -3,12 +3,13 @@ localstripe for Stripe. Charges are counted in localstripe's own PaymentIntents.
 
 from __future__ import annotations
 
+import re
+
 import boto3
 import pytest
 import stripe
 
 from orderflow.contracts import PaymentCompleted, PaymentFailed
-from orderflow.settings import ConfigError
 from orderflow.testing import make_order, sqs_record
 
 from ..conftest import LOCALSTRIPE_KEY
@@ -109,14 +110,25 @@ def test_the_api_key_is_read_once_per_container_and_never_logged(on_stripe, prov
 def test_a_new_container_refuses_a_secret_that_holds_no_stripe_key(on_stripe):
     boto3.client("secretsmanager").put_secret_value(SecretId=SECRET, SecretString="pk_live_oops")
     on_stripe.cold_start()
+    record = sqs_record(make_order(new_order_id()))
 
-    with pytest.raises(ConfigError, match=SECRET) as refused:
-        on_stripe.deliver(sqs_record(make_order(new_order_id())))
-    assert "pk_live_oops" not in str(refused.value)
+    # The record fails (it stays queued) and the failure ledger says why, without the key.
+    response = on_stripe.deliver(record)
+    assert response["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
+    failure = on_stripe.failure(record["messageId"])
+    assert failure is not None
+    assert failure.exception_type == "ConfigError"
+    assert SECRET in failure.message
+    assert "pk_live_oops" not in failure.message
 
 
 def test_a_new_container_names_a_missing_secret(on_stripe):
     on_stripe.cold_start(STRIPE_API_KEY_SECRET="orderflow/test/no-such-secret")
+    record = sqs_record(make_order(new_order_id()))
 
-    with pytest.raises(ConfigError, match=r"no-such-secret.*ResourceNotFoundException"):
-        on_stripe.deliver(sqs_record(make_order(new_order_id())))
+    response = on_stripe.deliver(record)
+    assert response["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
+    failure = on_stripe.failure(record["messageId"])
+    assert failure is not None
+    assert failure.exception_type == "ConfigError"
+    assert re.search(r"no-such-secret.*ResourceNotFoundException", failure.message)

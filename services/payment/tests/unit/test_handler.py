@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from moto import mock_aws
 
 from orderflow import idempotency
 from orderflow.consumer import LambdaEntry, SqsConsumer
@@ -87,16 +88,17 @@ def wired_container(monkeypatch) -> Iterator[list[OnceOnly]]:
 
 
 def test_each_invocation_registers_its_context_on_the_wirings_once_only_store(wired_container):
-    # GIVEN a container whose wiring built the real once-only store on the idempotency table
-    # (a record that is not JSON fails before the cashier runs, so nothing reaches AWS)
-    poison = sqs_event([sqs_record("{not json", message_id="poison-1")])
+    # GIVEN a container whose wiring builds the real once-only store on the idempotency table
+    # (on an in-process moto with no tables: the order fails there, after the wiring)
+    batch = sqs_event([sqs_record(make_order("ord-ctx"), message_id="m-ctx")])
     first, second = FakeLambdaContext(), FakeLambdaContext()
 
     # WHEN two invocations run in it
-    payment.handler(poison, first)
-    (once,) = wired_container
-    assert once.lambda_context is first
-    payment.handler(poison, second)
+    with mock_aws():
+        assert payment.handler(batch, first)["batchItemFailures"] == [{"itemIdentifier": "m-ctx"}]
+        (once,) = wired_container
+        assert once.lambda_context is first
+        payment.handler(batch, second)
 
     # THEN the store was built once, on the idempotency table, and knows the latest
     # invocation's deadline (for in-progress expiry)

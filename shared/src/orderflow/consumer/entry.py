@@ -6,8 +6,10 @@ A service's ``handler.py`` is one line of wiring::
 
 ``bootstrap.service(telemetry)`` builds the domain object (once per container: the bootstrap
 caches it) with its observer adapter over the entry's Telemetry; the entry injects the Lambda
-context into logs, records the invocation's trace, flushes metrics, registers the invocation on
-every once-only store, runs the batch through the consumer shell and counts failed records.
+context into logs, records the invocation's trace, flushes metrics, runs the batch through the
+consumer shell (building the service on the first record, so a configuration error fails the
+records and is recorded in the failure ledger like any other), registers the invocation on
+every once-only store and counts failed records.
 """
 
 from __future__ import annotations
@@ -58,9 +60,14 @@ class LambdaEntry:
     def _process(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
-        domain = self._build(self.telemetry)
-        register_invocation(context)
-        response = self.consumer.process(event, context, domain.handle)
+        def handle(record: Any) -> object:
+            # Built on the first record (then cached by the bootstrap), inside the shell: a
+            # missing setting fails each record with its name in the failure ledger.
+            domain = self._build(self.telemetry)
+            register_invocation(context)  # stores built just now get this invocation's deadline
+            return domain.handle(record)
+
+        response = self.consumer.process(event, context, handle)
         failed = len(response["batchItemFailures"])
         self.telemetry.metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=failed)
         return response

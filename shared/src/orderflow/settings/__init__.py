@@ -1,8 +1,8 @@
 """A service's settings, read from the environment its template sets: one error, one helper.
 
-Every service reads its settings through ``required`` and ``optional`` and fails with
-``ConfigError``, so a function whose stack forgot a variable fails its first record with the
-variable's name, the same way in all four services.
+Every service reads its settings through ``required``, ``optional`` and ``one_of`` and fails
+with ``ConfigError``, so a function whose stack forgot a variable fails its records with the
+variable's name (in the failure ledger, through the consumer shell), the same way in all four.
 """
 
 from __future__ import annotations
