@@ -157,8 +157,7 @@ def test_dead_lettered_messages_are_counted_and_redriven_to_their_source(
     aws: Callable[[str], Any], installed: Callable[..., None]
 ) -> None:
     # GIVEN every SQS extension, and a DLQ shared by two queues
-    installed(clock, sqs_index, sqs_metrics)
-    sqs_move_tasks.install()
+    installed(clock, sqs_index, sqs_metrics, sqs_move_tasks)
     clock.set_clock(EmulatorClock(600))
     sqs = aws("sqs")
     dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]

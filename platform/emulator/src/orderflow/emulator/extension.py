@@ -3,6 +3,11 @@
 Every behaviour module builds one ``Extension`` listing the moto attributes it replaces. The
 embedded AWS installs them all once before it serves; tests install one and remove it again, so
 a test of one behaviour never leaks into another test that runs plain moto.
+
+Extensions that replace the same attribute (several wrap ``SQSBackend.send_message`` or
+``Queue.add_message``) stack, each wrapping what it found at install. Remove them in the reverse
+order of install, as fixtures tear down: removing one first puts back what it found, and with it
+drops the wrappers of those installed after it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,17 @@ class Extension:
     @property
     def installed(self) -> bool:
         return bool(self._originals)
+
+    def targets(self) -> tuple[tuple[object, str], ...]:
+        """The ``(owner, attribute)`` pairs the patches replace, in patch order (read-only).
+
+        While installed, those replaced at install; otherwise those an install would replace now
+        (the patch list is built, nothing is applied).
+        """
+        with self._lock:
+            if self._originals:
+                return tuple((owner, attribute) for owner, attribute, _ in self._originals)
+            return tuple((patch.owner, patch.attribute) for patch in self._patches())
 
     def install(self) -> None:
         """Apply every patch (no-op when already installed)."""

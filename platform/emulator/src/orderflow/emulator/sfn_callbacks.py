@@ -1,26 +1,18 @@
 """Step Functions SendTaskFailure with its ``cause``, which moto's response handler drops.
 
-The AWS API passes both ``error`` and ``cause`` to the waiting task's Catch (as ``Error`` and
-``Cause``); moto forwards only ``error``, so a rejected incident would lose its reason. This
-replaces moto's handler with one that forwards both. Call :func:`install` once; it is idempotent.
+The Step Functions API reference for SendTaskFailure
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html) takes
+a task token with an ``error`` code and a ``cause`` ("a more detailed explanation of the cause
+of the failure"), and the waiting task fails with both: its Catch sees them as ``Error`` and
+``Cause``. moto's handler forwards only ``error`` to the interpreter, so a rejected incident
+would lose its reason. This extension replaces the handler with one that forwards both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_INSTALLED = False
-
-
-def install() -> None:
-    """Make moto's SendTaskFailure forward ``cause`` as AWS does."""
-    global _INSTALLED  # noqa: PLW0603  (one patch per process)
-    if _INSTALLED:
-        return
-    from moto.stepfunctions.responses import StepFunctionResponse  # noqa: PLC0415
-
-    StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
-    _INSTALLED = True
+from orderflow.emulator.extension import Extension, Patch
 
 
 def _send_task_failure(self: Any) -> Any:
@@ -32,3 +24,22 @@ def _send_task_failure(self: Any) -> Any:
         cause=self._get_param("cause"),
     )
     return EmptyResult()
+
+
+def _patches() -> list[Patch]:
+    from moto.stepfunctions.responses import StepFunctionResponse  # noqa: PLC0415
+
+    return [Patch(StepFunctionResponse, "send_task_failure", _send_task_failure)]
+
+
+_EXTENSION = Extension("sfn-callbacks", _patches)
+
+
+def install() -> None:
+    """Make moto's SendTaskFailure forward ``cause`` as AWS does."""
+    _EXTENSION.install()
+
+
+def uninstall() -> None:
+    """Back to moto's SendTaskFailure (``cause`` dropped)."""
+    _EXTENSION.uninstall()

@@ -1,10 +1,13 @@
 """SQS message move tasks (DLQ redrive) for moto, which does not implement them.
 
 Adds ``StartMessageMoveTask``, ``ListMessageMoveTasks`` and ``CancelMessageMoveTask`` to moto's
-SQS, in-process (``mock_aws``) and in server mode alike, by extending moto's SQS response class
-and backend. Call :func:`install` once; it is idempotent.
+SQS, in-process (``mock_aws``) and in server mode alike, as a removable extension of moto's SQS
+response class and backend: :func:`install` adds them, :func:`uninstall` takes them away again
+(and stops the tasks still running).
 
-Behaviour follows the SQS API reference:
+Behaviour follows the SQS API reference
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html,
+``API_ListMessageMoveTasks.html`` and ``API_CancelMessageMoveTask.html`` beside it):
 
 - the source must be a dead-letter queue, i.e. some queue's ``RedrivePolicy`` names it;
 - only one active (``RUNNING``) task per source queue;
@@ -15,6 +18,7 @@ Behaviour follows the SQS API reference:
   ``ApproximateNumberOfMessagesToMove`` is counted when the task starts;
 - a moved message is a new message (new ``MessageId``, receive count reset) with the same
   body and attributes, and it is deleted from the DLQ only after it is in the destination;
+- only a ``RUNNING`` task can be cancelled;
 - the task handle decodes (base64 JSON) to the task id and the source ARN, as AWS's does.
 
 Messages move on a background thread, one per task; :func:`stop_all_tasks` stops them (the
@@ -37,6 +41,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderflow.emulator.extension import Extension, Patch
+
 RUNNING = "RUNNING"
 COMPLETED = "COMPLETED"
 CANCELLING = "CANCELLING"
@@ -53,8 +59,6 @@ IDLE_POLL_SECONDS = 0.05
 NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
 
 _STORE_ATTRIBUTE = "orderflow_message_move_tasks"
-_ORIGIN_WRAPPER = "orderflow_notes_dead_letter_origin"
-_install_lock = threading.Lock()
 _origins: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 """Message -> ARN of the queue it was dead-lettered from (moto does not keep this)."""
 _live_tasks: weakref.WeakSet[MessageMoveTask] = weakref.WeakSet()
@@ -126,23 +130,32 @@ class _TaskStore:
         return self.by_source.get(source_arn, [])
 
 
-def install() -> None:
-    """Add the three move-task actions to moto's SQS (idempotent)."""
+def _patches() -> list[Patch]:
     from moto.sqs.models import Queue, SQSBackend  # noqa: PLC0415  (moto only where emulating)
     from moto.sqs.responses import SQSResponse  # noqa: PLC0415
 
-    with _install_lock:
+    return [
         # moto dispatches an action to the response method of the same (snake_case) name.
-        setattr(SQSResponse, "start_message_move_task", _start_message_move_task)  # noqa: B010
-        setattr(SQSResponse, "list_message_move_tasks", _list_message_move_tasks)  # noqa: B010
-        setattr(SQSResponse, "cancel_message_move_task", _cancel_message_move_task)  # noqa: B010
-        # Each wrapper is checked on its own: another extension's uninstall may have put back
-        # what it found before this one wrapped it.
-        if not getattr(SQSBackend.receive_message, _ORIGIN_WRAPPER, False):
-            receive = _remembering_origins(SQSBackend.receive_message)
-            setattr(SQSBackend, "receive_message", receive)  # noqa: B010
-        if not getattr(Queue.add_message, _ORIGIN_WRAPPER, False):
-            setattr(Queue, "add_message", _noting_origin(Queue.add_message))  # noqa: B010
+        Patch(SQSResponse, "start_message_move_task", _start_message_move_task),
+        Patch(SQSResponse, "list_message_move_tasks", _list_message_move_tasks),
+        Patch(SQSResponse, "cancel_message_move_task", _cancel_message_move_task),
+        Patch(SQSBackend, "receive_message", _remembering_origins(SQSBackend.receive_message)),
+        Patch(Queue, "add_message", _noting_origin(Queue.add_message)),
+    ]
+
+
+_EXTENSION = Extension("sqs-move-tasks", _patches)
+
+
+def install() -> None:
+    """Add the three move-task actions to moto's SQS (idempotent)."""
+    _EXTENSION.install()
+
+
+def uninstall() -> None:
+    """Back to moto's SQS without move tasks; tasks still running are stopped first."""
+    stop_all_tasks()
+    _EXTENSION.uninstall()
 
 
 def stop_all_tasks(timeout: float = 5.0) -> None:
@@ -300,7 +313,6 @@ def _remembering_origins(receive: Callable[..., Any]) -> Callable[..., Any]:
             _RECEIVING.reset(token)
 
     receive_message.__wrapped__ = receive  # type: ignore[attr-defined]
-    setattr(receive_message, _ORIGIN_WRAPPER, True)
     return receive_message
 
 
@@ -315,7 +327,6 @@ def _noting_origin(add: Callable[..., Any]) -> Callable[..., Any]:
         return add(queue, message)
 
     add_message.__wrapped__ = add  # type: ignore[attr-defined]
-    setattr(add_message, _ORIGIN_WRAPPER, True)
     return add_message
 
 

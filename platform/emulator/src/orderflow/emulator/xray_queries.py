@@ -1,25 +1,32 @@
 """X-Ray GetTraceSummaries with annotation filter expressions, which moto rejects.
 
-moto answers any FilterExpression with "Not implemented yet" and leaves summaries without
-annotations. ``orderflow trace`` needs the documented form ``annotation.order_id = "ord-1"``;
-this module implements annotation comparisons (string, number, boolean; ``=`` and ``!=``) joined
-by ``AND``, over annotations of segments and their subsegments, and fills each summary's
-``Annotations`` as the API reference shapes them. Any other expression is rejected with
-InvalidRequestException naming what is supported. Call :func:`install` once; it is idempotent.
+The X-Ray API reference for GetTraceSummaries
+(https://docs.aws.amazon.com/xray/latest/api/API_GetTraceSummaries.html) takes a
+``FilterExpression`` to return only the traces that match it, and each TraceSummary carries
+its ``Annotations``: for every key, the values found, each as a ValueWithServiceIds whose
+``AnnotationValue`` is a NumberValue, BooleanValue or StringValue. The filter expression
+language (https://docs.aws.amazon.com/xray/latest/devguide/xray-console-filters.html) compares
+an annotation with the keyword form ``annotation.key``. moto answers any FilterExpression with
+"Not implemented yet" and leaves summaries without annotations. ``orderflow trace`` needs
+``annotation.order_id = "ord-1"``; this extension implements annotation comparisons (string,
+number, boolean; ``=`` and ``!=``) joined by ``AND``, over annotations of segments and their
+subsegments, and fills each summary's ``Annotations``. Any other expression is rejected with
+InvalidRequestException naming what is supported.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from orderflow.emulator.extension import Extension, Patch
 
 _CLAUSE = re.compile(
     r"^\s*annotation\.(?P<key>[A-Za-z0-9_]+)\s*(?P<op>!?=)\s*"
     r'(?P<value>"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false)\s*$'
 )
-_INSTALLED = False
 
 
 class FilterExpressionError(ValueError):
@@ -82,23 +89,20 @@ def _summary_annotations(annotations: dict[str, list[Any]]) -> dict[str, list[di
     }
 
 
-def install() -> None:
-    """Replace moto's trace summary with one that filters on annotations."""
-    global _INSTALLED  # noqa: PLW0603  (one patch per process)
-    if _INSTALLED:
-        return
+def _patches() -> list[Patch]:
+    from moto.core.exceptions import AWSError  # noqa: PLC0415
     from moto.xray.models import SegmentCollection  # noqa: PLC0415
 
-    original = SegmentCollection.summary
+    moto_summary: Callable[..., dict[str, Any]] = SegmentCollection.summary
 
-    def summary(self: Any, start_time: Any, end_time: Any, filter_expression: Any = None) -> Any:
-        from moto.core.exceptions import AWSError  # noqa: PLC0415
-
+    def summary(
+        self: Any, start_time: Any, end_time: Any, filter_expression: Any = None
+    ) -> dict[str, Any]:
         try:
             clauses = parse_filter(filter_expression) if filter_expression else []
         except FilterExpressionError as exc:
             raise AWSError(str(exc), exception_type="InvalidRequestException", status=400) from exc
-        result = original(self, start_time, end_time, None)
+        result = moto_summary(self, start_time, end_time, None)
         kept = []
         for item in result["TraceSummaries"]:
             annotations = annotations_of(self._traces[item["Id"]]["segments"])
@@ -109,5 +113,17 @@ def install() -> None:
         result["TracesProcessedCount"] = len(kept)
         return result
 
-    SegmentCollection.summary = summary  # type: ignore[method-assign]
-    _INSTALLED = True
+    return [Patch(SegmentCollection, "summary", summary)]
+
+
+_EXTENSION = Extension("xray-queries", _patches)
+
+
+def install() -> None:
+    """Replace moto's trace summary with one that filters on annotations."""
+    _EXTENSION.install()
+
+
+def uninstall() -> None:
+    """Back to moto's trace summary (no filter expressions, no annotations)."""
+    _EXTENSION.uninstall()
