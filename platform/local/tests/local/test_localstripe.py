@@ -10,7 +10,7 @@ import stripe
 from orderflow.contracts import Money
 from orderflow.local.localstripe import API_KEY, LocalStripe, on_stripe, stripe_counts
 from orderflow.payment.adapters.stripe import StripeGateway, StripeSettings
-from orderflow.payment.ports import ChargeApproved
+from orderflow.payment.domain import ChargeApproved
 from orderflow.testing import make_order
 
 TEN_EUR = Money(amount=Decimal("10.00"), currency="EUR")

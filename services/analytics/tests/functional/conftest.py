@@ -14,12 +14,26 @@ from orderflow.analytics import bootstrap
 from orderflow.analytics.adapters.dynamodb import AnalyticsTables, DynamoAnalyticsStore
 from orderflow.analytics.handler import handler
 from orderflow.consumer import SqsConsumer
+from orderflow.emulator import dynamodb_transactions
 from orderflow.failures import FailureLedger
 from orderflow.testing import create_tables
 
 TEMPLATE = Path(__file__).parents[2] / "template.yaml"
 STAGE = "test"
 FAILURE_LEDGER = f"orderflow-{STAGE}-failure-ledger"
+
+
+@pytest.fixture(autouse=True)
+def atomic_transactions() -> Iterator[None]:
+    """DynamoDB transactions atomic and isolated, as DynamoDB's are (the emulator's extension).
+
+    Plain moto rolls a cancelled TransactWriteItems back by restoring whole-table copies, which
+    can erase another writer's commit; TransactWriteItems, Amazon DynamoDB API Reference:
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+    """
+    dynamodb_transactions.install()
+    yield
+    dynamodb_transactions.uninstall()
 
 
 @pytest.fixture

@@ -17,13 +17,8 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import TemplateMessage, ses_backends
-from moto.sesv2.responses import SESV2Response
 
-from orderflow.emulator.sesv2_templates import (
-    create_email_template,
-    get_email_template,
-    with_templated_send,
-)
+from orderflow.emulator import sesv2_templates
 from orderflow.notifications import bootstrap
 from orderflow.notifications.adapters import create_email_templates
 from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
@@ -38,13 +33,11 @@ SENDER = "orders@shop.example"
 
 
 @pytest.fixture
-def sesv2_email_templates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Teach the in-process moto SES v2 email templates, for this test only."""
-    monkeypatch.setattr(
-        SESV2Response, "create_email_template", create_email_template, raising=False
-    )
-    monkeypatch.setattr(SESV2Response, "get_email_template", get_email_template, raising=False)
-    monkeypatch.setattr(SESV2Response, "send_email", with_templated_send(SESV2Response.send_email))
+def sesv2_email_templates() -> Iterator[None]:
+    """The emulator's SES v2 email templates and templated sends, for this test only."""
+    sesv2_templates.install()
+    yield
+    sesv2_templates.uninstall()
 
 
 # --- SES fault injection --------------------------------------------------------------------
