@@ -13,6 +13,7 @@ from moto import mock_aws
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import filter_policy
 from orderflow.emulator import sns_tracing, xray_queries
+from orderflow.emulator.extension import installed
 from orderflow.emulator.xray_daemon import XRayDaemon
 from orderflow.messaging import EventPublisher
 from orderflow.messaging.lambda_events import lambda_sqs_event, lambda_sqs_record
@@ -30,9 +31,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    sns_tracing.install()
-    xray_queries.install()
-    with mock_aws():
+    with installed(sns_tracing, xray_queries), mock_aws():
         sns, sqs, xray = boto3.client("sns"), boto3.client("sqs"), boto3.client("xray")
         topic_arn = sns.create_topic(Name="order-events")["TopicArn"]
         queues = {}

@@ -21,6 +21,7 @@ from moto import mock_aws
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import SERVICES
 from orderflow.emulator import lambda_public_layers, sqs_move_tasks
+from orderflow.emulator.extension import installed
 from orderflow.failures import FailureLedger
 from orderflow.messaging.lambda_events import lambda_sqs_event, lambda_sqs_record
 from orderflow.observability import build_logger
@@ -56,12 +57,8 @@ def aws() -> Iterator[AwsClients]:
     The templates take Powertools' layer from its public SSM parameter, which AWS serves in
     every account and plain moto does not.
     """
-    sqs_move_tasks.install()
-    lambda_public_layers.install()
-    with mock_aws():
+    with installed(sqs_move_tasks, lambda_public_layers), mock_aws():
         yield AwsClients(region="us-east-1")
-    lambda_public_layers.uninstall()
-    sqs_move_tasks.stop_all_tasks()
 
 
 @dataclass

@@ -364,7 +364,7 @@ def test_a_message_leaves_the_dlq_only_after_it_reached_the_destination(
 
 
 def test_install_is_idempotent(sqs: Any) -> None:
-    # GIVEN the extension installed several times
+    # GIVEN the extension installed several times (the fixture's, and two more)
     sqs_move_tasks.install()
     sqs_move_tasks.install()
     source, dlq = dead_letter_pipe(sqs, "twice")
@@ -388,8 +388,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
-    sqs_move_tasks.stop_all_tasks()
     server.stop()
+    sqs_move_tasks.uninstall()  # stops its tasks first
 
 
 def test_move_tasks_work_in_moto_server_mode(moto_server: str) -> None:

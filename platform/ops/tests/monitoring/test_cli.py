@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 from moto import mock_aws
 
 from orderflow.emulator import xray_queries
+from orderflow.emulator.extension import installed
 from orderflow.platform.cli import cli
 
 pytestmark = pytest.mark.functional
@@ -66,8 +67,7 @@ def test_a_rejection_needs_a_reason() -> None:
 
 
 def test_an_order_without_a_trace_is_one_line() -> None:
-    xray_queries.install()
-
-    error = one_line_error(run("trace", "ord-nowhere"))
+    with installed(xray_queries):
+        error = one_line_error(run("trace", "ord-nowhere"))
 
     assert "no trace of order ord-nowhere" in error

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from orderflow import naming
 from orderflow.emulator import sfn_callbacks, sqs_move_tasks
+from orderflow.emulator.extension import installed
 from orderflow.failures import FailureLedger
 from orderflow.platform.cli import cli
 from orderflow.platform.monitoring import (
@@ -54,9 +55,10 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def stage() -> Iterator[Stage]:
-    sqs_move_tasks.install()
-    sfn_callbacks.install()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with (
+        installed(sqs_move_tasks, sfn_callbacks),
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+    ):
         sqs, sns, ddb, sfn = (boto3.client(s) for s in ("sqs", "sns", "dynamodb", "stepfunctions"))
         dlq_url = sqs.create_queue(QueueName=f"orderflow-{STAGE}-{SERVICE}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[

@@ -12,9 +12,11 @@ drops the wrappers of those installed after it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 _INHERITED = object()
 
@@ -86,3 +88,25 @@ class Extension:
                 else:
                     setattr(owner, attribute, original)
             self._originals.clear()
+
+
+class Installable(Protocol):
+    """An emulator module: ``install()`` and ``uninstall()`` its extension."""
+
+    def install(self) -> None: ...
+
+    def uninstall(self) -> None: ...
+
+
+@contextlib.contextmanager
+def installed(*modules: Installable) -> Iterator[None]:
+    """Each module's extension installed for the block, uninstalled in reverse order after."""
+    done: list[Installable] = []
+    try:
+        for module in modules:
+            module.install()
+            done.append(module)
+        yield
+    finally:
+        for module in reversed(done):
+            module.uninstall()
