@@ -35,6 +35,8 @@ def _one_line(error: BaseException) -> str:
 
 
 PLUGIN_GROUP = "orderflow.commands"
+PLUGIN_HOMES = {"up": "orderflow-local", "demo": "orderflow-local"}
+"""Commands other distributions provide, and which: named when one is not installed."""
 
 OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     PlatformError,
@@ -62,6 +64,12 @@ class OrderflowGroup(click.Group):
             return command
         point = _plugins().get(cmd_name)
         if point is None:
+            home = PLUGIN_HOMES.get(cmd_name)
+            if home is not None:
+                raise click.UsageError(
+                    f"'orderflow {cmd_name}' comes with {home}, which is not installed: "
+                    f"uv run --package {home} orderflow {cmd_name}"
+                )
             return None
         loaded = point.load()
         if not isinstance(loaded, click.Command):
