@@ -15,6 +15,7 @@ from orderflow.analytics.adapters.dynamodb import AnalyticsTables, DynamoAnalyti
 from orderflow.analytics.handler import handler
 from orderflow.consumer import SqsConsumer
 from orderflow.emulator import dynamodb_transactions
+from orderflow.emulator.fixtures import extension_fixture
 from orderflow.failures import FailureLedger
 from orderflow.testing import create_tables
 
@@ -23,17 +24,9 @@ STAGE = "test"
 FAILURE_LEDGER = f"orderflow-{STAGE}-failure-ledger"
 
 
-@pytest.fixture(autouse=True)
-def atomic_transactions() -> Iterator[None]:
-    """DynamoDB transactions atomic and isolated, as DynamoDB's are (the emulator's extension).
-
-    Plain moto rolls a cancelled TransactWriteItems back by restoring whole-table copies, which
-    can erase another writer's commit; TransactWriteItems, Amazon DynamoDB API Reference:
-    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
-    """
-    dynamodb_transactions.install()
-    yield
-    dynamodb_transactions.uninstall()
+# DynamoDB transactions atomic and isolated, as DynamoDB's are (TransactWriteItems, Amazon
+# DynamoDB API Reference): plain moto's rollback restores whole tables, erasing others' writes.
+atomic_transactions = extension_fixture(dynamodb_transactions, autouse=True)
 
 
 @pytest.fixture

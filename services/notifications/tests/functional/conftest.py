@@ -19,6 +19,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import TemplateMessage, ses_backends
 
 from orderflow.emulator import sesv2_templates
+from orderflow.emulator.fixtures import extension_fixture
 from orderflow.notifications import bootstrap
 from orderflow.notifications.adapters import create_email_templates
 from orderflow.notifications.email_templates import TEMPLATE_PATH, email_templates
@@ -32,12 +33,7 @@ SENDER = "orders@shop.example"
 # --- SES v2 email templates: what moto lacks (orderflow.emulator.sesv2_templates) -----------
 
 
-@pytest.fixture
-def sesv2_email_templates() -> Iterator[None]:
-    """The emulator's SES v2 email templates and templated sends, for this test only."""
-    sesv2_templates.install()
-    yield
-    sesv2_templates.uninstall()
+sesv2_email_templates = extension_fixture(sesv2_templates)
 
 
 # --- SES fault injection --------------------------------------------------------------------

@@ -18,24 +18,16 @@ from moto import mock_aws
 from orderflow.consumer import SqsConsumer
 from orderflow.contracts import OrderEvent, parse_body
 from orderflow.emulator import dynamodb_transactions
+from orderflow.emulator.fixtures import extension_fixture
 from orderflow.failures import FailureLedger, FailureRecord
 from orderflow.payment import bootstrap
 from orderflow.payment import handler as payment
 from orderflow.payment.adapters.gateway import JournalCounts, read_journal
 from orderflow.testing import FakeLambdaContext, create_tables, sqs_event
 
-
-@pytest.fixture(autouse=True)
-def atomic_transactions() -> Iterator[None]:
-    """DynamoDB transactions atomic and isolated, as DynamoDB's are (the emulator's extension).
-
-    Plain moto rolls a cancelled TransactWriteItems back by restoring whole-table copies, which
-    can erase another writer's commit; TransactWriteItems, Amazon DynamoDB API Reference:
-    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
-    """
-    dynamodb_transactions.install()
-    yield
-    dynamodb_transactions.uninstall()
+# DynamoDB transactions atomic and isolated, as DynamoDB's are (TransactWriteItems, Amazon
+# DynamoDB API Reference): plain moto's rollback restores whole tables, erasing others' writes.
+atomic_transactions = extension_fixture(dynamodb_transactions, autouse=True)
 
 
 @pytest.fixture
