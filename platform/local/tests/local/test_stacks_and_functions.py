@@ -14,11 +14,11 @@ from orderflow.local.functions import discover_functions, lambda_environment
 from orderflow.local.stacks import (
     DeployedStack,
     StackDeployError,
-    StackTemplate,
     deploy_stack,
     stack_parameters,
     stack_templates,
 )
+from orderflow.platform.deploy import DeployTarget
 from orderflow.platform.workspace import WorkspaceNotFoundError, workspace_root
 from orderflow.templates import load_template
 
@@ -154,6 +154,6 @@ def test_a_template_that_cannot_be_created_names_the_stack(
         deploy_stack(
             embedded("cloudformation"),
             embedded("s3"),
-            StackTemplate("broken", package / "template.yaml"),
+            DeployTarget("broken", package),
             stage=STAGE,
         )

@@ -34,11 +34,11 @@ from orderflow.local.functions import (
 )
 from orderflow.local.pollers import InvocationReport
 from orderflow.local.stacks import (
-    PLATFORM,
     DeployedStack,
     deploy_stack,
     stack_templates,
 )
+from orderflow.platform.deploy import PLATFORM
 from orderflow.platform.errors import PlatformError
 from orderflow.platform.workspace import workspace_root
 
@@ -383,7 +383,7 @@ class LocalRuntime:
             overrides = dict(self._local_parameters(journal))
             overrides.update(stripe_parameters)
             overrides.update(options.stack_overrides.get(template.name, {}))
-            say(f"deploying {template.stack_name(options.stage)} from {template.path.name}")
+            say(f"deploying {template.stack_name(options.stage)} from {template.template.name}")
             self.stacks[template.name] = deploy_stack(
                 cloudformation,
                 s3,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orderflow import naming
 from orderflow.emulator import cfn_sam_deploy
+from orderflow.platform.deploy import PLATFORM, DeployTarget
 from orderflow.platform.errors import PlatformError
 from orderflow.templates import load_template
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 S3Client = Any  # the dev stubs carry no S3 types
 
-PLATFORM = "platform"
 ARTIFACTS_BUCKET = "orderflow-local-artifacts"
 _SOURCE_SUFFIXES = (".py", ".typed", ".json")
 _ZIP_TIME = (2024, 1, 1, 0, 0, 0)
@@ -40,21 +39,6 @@ _ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 
 class StackDeployError(PlatformError):
     """A stack could not be transformed or created; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class StackTemplate:
-    """One deployable package: its name (``platform`` or a service) and its template."""
-
-    name: str
-    path: Path
-
-    @property
-    def package_dir(self) -> Path:
-        return self.path.parent
-
-    def stack_name(self, stage: str) -> str:
-        return naming.stack(stage, self.name)
 
 
 @dataclass(frozen=True)
@@ -75,11 +59,11 @@ class DeployedStack:
         }
 
 
-def stack_templates(root: Path) -> list[StackTemplate]:
+def stack_templates(root: Path) -> list[DeployTarget]:
     """The platform template first, then every service template in name order."""
     services = sorted(p for p in (root / "services").glob("*/template.yaml") if p.is_file())
-    return [StackTemplate(PLATFORM, root / PLATFORM / "template.yaml")] + [
-        StackTemplate(path.parent.name, path) for path in services
+    return [DeployTarget(PLATFORM, root / PLATFORM)] + [
+        DeployTarget(path.parent.name, path.parent) for path in services
     ]
 
 
@@ -132,7 +116,7 @@ def _local(uri: Any) -> bool:
 
 
 def package_artifacts(
-    template: dict[str, Any], package: StackTemplate, stage: str, s3: S3Client
+    template: dict[str, Any], package: DeployTarget, stage: str, s3: S3Client
 ) -> dict[str, Any]:
     """What ``sam package`` does, into the embedded S3: local code and definitions uploaded.
 
@@ -150,13 +134,13 @@ def package_artifacts(
     functions.append(document.get("Globals", {}).get("Function", {}))
     for properties in functions:
         if _local(properties.get("CodeUri")):
-            uploads[code_key] = package_source(package.package_dir)
+            uploads[code_key] = package_source(package.directory)
             properties["CodeUri"] = {"Bucket": ARTIFACTS_BUCKET, "Key": code_key}
     for properties, kind in zip(sections, kinds, strict=True):
         if kind == "AWS::Serverless::StateMachine" and _local(properties.get("DefinitionUri")):
-            path = package.package_dir / str(properties["DefinitionUri"])
+            path = package.directory / str(properties["DefinitionUri"])
             if not path.is_file():
-                raise StackDeployError(f"{package.path}: no state machine definition {path}")
+                raise StackDeployError(f"{package.template}: no state machine definition {path}")
             key = f"{stage}/{package.name}/{path.name}"
             uploads[key] = path.read_bytes()
             properties["DefinitionUri"] = {"Bucket": ARTIFACTS_BUCKET, "Key": key}
@@ -180,21 +164,21 @@ def sam_to_cloudformation(
 def deploy_stack(
     cloudformation: CloudFormationClient,
     s3: S3Client,
-    template: StackTemplate,
+    template: DeployTarget,
     *,
     stage: str,
     overrides: Mapping[str, str] | None = None,
     region: str = "us-east-1",
 ) -> DeployedStack:
     """Transform, create and wait for one stack; return its outputs and resources."""
-    document = load_template(template.path)
+    document = load_template(template.template)
     parameters = stack_parameters(document, stage, overrides)
     stack_name = template.stack_name(stage)
     try:
         packaged = package_artifacts(document, template, stage, s3)
         body = sam_to_cloudformation(packaged, parameters, region)
     except StackDeployError as exc:
-        raise StackDeployError(f"{template.path}: {exc}") from exc
+        raise StackDeployError(f"{template.template}: {exc}") from exc
     from botocore.exceptions import ClientError, WaiterError  # noqa: PLC0415
 
     try:
@@ -208,7 +192,7 @@ def deploy_stack(
             StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
     except (ClientError, WaiterError) as exc:
-        raise StackDeployError(f"stack {stack_name} ({template.path}): {exc}") from exc
+        raise StackDeployError(f"stack {stack_name} ({template.template}): {exc}") from exc
     return describe_stack(cloudformation, template.name, stack_name)
 
 

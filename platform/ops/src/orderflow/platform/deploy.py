@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orderflow import naming
 from orderflow.contracts import SERVICES
 from orderflow.platform.errors import PlatformError
 from orderflow.templates import load_template
@@ -50,6 +51,15 @@ class DeployTarget:
 
     name: str
     directory: Path
+
+    @property
+    def template(self) -> Path:
+        """The package's template.yaml."""
+        return self.directory / "template.yaml"
+
+    def stack_name(self, stage: str) -> str:
+        """The package's stack in ``stage``."""
+        return naming.stack(stage, self.name)
 
     @property
     def needs_build(self) -> bool:
