@@ -60,6 +60,16 @@ CALL_COST_TIMEOUT_SECONDS = 1800
 WAIT_EXAMPLE_SECONDS = 0.010
 
 
+BUILD_VARIANTS: dict[str, str] = {"payment-stripe": "payment"}
+"""Zips measured besides each service's default build: payment built with its Stripe extra
+(`nox -s "build(service='payment')" -- --extra stripe`), by bench name -> service."""
+
+
+def subjects() -> list[tuple[str, str]]:
+    """(bench name, service) for every zip the bench measures: the services, then variants."""
+    return [(service, service) for service in SERVICES] + list(BUILD_VARIANTS.items())
+
+
 @dataclass(frozen=True)
 class Options:
     """How much of each benchmark to run."""
@@ -116,10 +126,10 @@ def cold_start(
     options: Options, settings: Mapping[str, FunctionSettings], results: Results
 ) -> None:
     """Each handler's import from its zip against ``import boto3``, on the runtime's Python."""
-    for service in SERVICES:
+    for name, service in subjects():
         image = ImportImage(
-            service,
-            task_root=options.images / service,
+            name,
+            task_root=options.images / name,
             runtime=options.runtime,
             handler_module=settings[service].handler_module,
             python=options.python,
@@ -128,23 +138,32 @@ def cold_start(
             shipped = measure_cold_start(image, options.cold_start_runs)
             beyond = import_breakdown(image)
         except (BenchError, OSError) as exc:
-            results.figures.append(not_measured(COLD_START, service, RATIO, exc))
+            results.figures.append(not_measured(COLD_START, name, RATIO, exc))
             continue
+        sdk = [g.name for g in beyond if g.name.split(".")[0] == "stripe"]
         results.figures.append(
             Figure(
                 COLD_START,
-                service,
+                name,
                 shipped.ratio,
                 RATIO,
                 COLD_START_TARGET,
                 detail=f"{ms(shipped.subject)} vs `import boto3` {ms(shipped.floor)}; "
                 f"the zip as shipped, python{options.python_version}; median of {shipped.runs}",
                 why="What it imports beyond boto3 (-X importtime self time, and who imports "
-                f"it): {_import_listing(beyond)}.",
+                f"it): {_import_listing(beyond)}."
+                + (
+                    (" The Stripe SDK is imported at start: " + ", ".join(sdk) + ".")
+                    if sdk
+                    else " The Stripe SDK is not imported at start (only by the Stripe gateway)."
+                    if name in BUILD_VARIANTS
+                    else ""
+                ),
                 data={
                     "python": options.python_version,
                     "floor_seconds": shipped.floors,
                     "handler_seconds": shipped.subjects,
+                    "imports_stripe_sdk": bool(sdk),
                     "imports_beyond_floor": [
                         {"group": g.name, "self_ms": g.self_ms, "imported_by": g.imported_by}
                         for g in beyond
@@ -336,16 +355,16 @@ def ms_precise(seconds: float) -> str:
 
 def artifacts(options: Options, results: Results) -> None:
     """Each function's zip: MB zipped and unzipped, and what makes it up."""
-    for service in SERVICES:
+    for name, service in subjects():
         try:
-            size = artifact_size(options.artifacts / service / f"{service}.zip")
+            size = artifact_size(options.artifacts / name / f"{service}.zip")
         except BenchError as exc:
-            results.figures.append(not_measured(ARTIFACT, service, MEGABYTES, exc))
+            results.figures.append(not_measured(ARTIFACT, name, MEGABYTES, exc))
             continue
         results.figures.append(
             Figure(
                 ARTIFACT,
-                service,
+                name,
                 size.unzipped_mb,
                 MEGABYTES,
                 ARTIFACT_TARGET,
