@@ -366,6 +366,7 @@ class BlackFriday:
         )
         deadline = time.monotonic() + budget
         processed_noted = ok_noted = resolved_noted = False
+        done, state = 0, "unknown"
         worker = self.runtime.workers[service]
         with self._live() as refresh:
             while time.monotonic() < deadline:
@@ -393,7 +394,22 @@ class BlackFriday:
                 if processed_noted and ok_noted and resolved_noted:
                     return
                 time.sleep(1)
-        raise DemoStoryError(f"{alarm} did not return to OK within {budget:.0f}s")
+        missing = [
+            what
+            for what, seen in (
+                (
+                    f"the {self._redriven} redriven records processed with every queue empty "
+                    f"({done} processed)",
+                    processed_noted,
+                ),
+                (f"{alarm} back to OK with its OK page (state {state})", ok_noted),
+                ("the incident resolved by the workflow", resolved_noted),
+            )
+            if not seen
+        ]
+        raise DemoStoryError(
+            f"no recovery within {budget:.0f}s: still waiting for {'; '.join(missing)}"
+        )
 
     def show_incident_and_trace(self, resources: LocalResources) -> None:
         """The incident from alarm to resolution, and one order's journey from X-Ray."""
