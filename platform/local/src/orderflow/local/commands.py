@@ -23,7 +23,13 @@ from orderflow.local.runtime import (
     LocalRuntime,
     RuntimeOptions,
 )
-from orderflow.local.status import init_line, service_statuses, status_table
+from orderflow.local.status import (
+    DenialWatch,
+    denial_line,
+    init_line,
+    service_statuses,
+    status_table,
+)
 from orderflow.platform.cli.state import CliState, common_options
 
 if TYPE_CHECKING:
@@ -156,14 +162,23 @@ def up(
 
 def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
     title = f"orderflow {runtime.options.stage} (clock x{runtime.clock.factor:g})"
+    denials = DenialWatch(runtime.aws.inspect)
     if not live:
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)
+            _print_denials(console, denials)
         return
     with Live(console=console, refresh_per_second=1) as display:
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)
+            _print_denials(console, denials)  # printed above the live table
             display.update(status_table(title, service_statuses(runtime)))
+
+
+def _print_denials(console: Console, denials: DenialWatch) -> None:
+    for decision in denials.new():
+        with contextlib.suppress(OSError):
+            console.print(f"[bold red]iam[/bold red] {denial_line(decision)}", soft_wrap=True)
 
 
 def _print_init(console: Console, report: InvocationReport) -> None:

@@ -8,7 +8,8 @@ reports ``Init Duration`` for an environment's first invocation. It has Lambda's
 variables (``functions.lambda_environment``), its own log stream, and each invocation its own
 ``_X_AMZN_TRACE_ID``, as Lambda sets them. The poller that owns it sends an event and a
 deadline, and receives the handler's response (JSON round-tripped, as Lambda serialises it) or
-the error it raised.
+the error it raised. The environment runs with its function's role: the poller hands it the
+role session's credentials, set as Lambda sets them before the handler is imported.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orderflow.local.credentials import RoleCredentials
 from orderflow.local.faults import (
     CRASH_EXIT_CODE,
     CRASHES,
@@ -62,10 +64,22 @@ class Invocation:
     deadline: float
 
 
-def serve(connection: Any, spec_json: str, plan_json: str, faults_dir: str) -> None:
-    """Run invocations from ``connection`` until it closes (the environment's whole life)."""
+def serve(
+    connection: Any,
+    spec_json: str,
+    plan_json: str,
+    faults_dir: str,
+    credentials_json: str = "",
+) -> None:
+    """Run invocations from ``connection`` until it closes (the environment's whole life).
+
+    ``credentials_json`` is the role session (``RoleCredentials``) the environment runs with;
+    empty leaves the inherited credentials.
+    """
     spec = FunctionSpec.from_json(spec_json)
     plan = FaultPlan.from_json(plan_json)
+    if credentials_json:
+        os.environ.update(RoleCredentials.from_dict(json.loads(credentials_json)).env())
     os.environ[LOG_STREAM_ENV] = log_stream_name()
     # Each environment rolls its own dice: a shared seed would make every one crash alike.
     rng = random.Random(None if plan.seed is None else plan.seed ^ os.getpid())  # noqa: S311

@@ -31,7 +31,9 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-"""The embedded AWS accepts any credentials; these keep boto3 from looking for real ones."""
+"""The administrator's (test) credentials: tools, tests and the runtime itself use them, and
+the embedded AWS allows them everything. A function never runs with them: it gets its role's
+session (``orderflow.local.credentials``)."""
 
 
 class FunctionDiscoveryError(PlatformError):
@@ -59,6 +61,8 @@ class FunctionSpec:
     region: str = "us-east-1"
     tracing_active: bool = False
     runtime: str = "python3.12"
+    role_arn: str = ""
+    """The function's execution role (its ``Role``), whose session the function runs with."""
 
     @property
     def handler_module(self) -> str:
@@ -93,6 +97,7 @@ def lambda_environment(
     *,
     task_root: str | None = None,
     runtime_dir: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The function's variables plus what Lambda sets, pointed at the embedded AWS.
 
@@ -105,7 +110,8 @@ def lambda_environment(
     interpreter's prefix. Per execution environment and per invocation Lambda adds
     ``AWS_LAMBDA_LOG_STREAM_NAME`` (:func:`log_stream_name`) and ``_X_AMZN_TRACE_ID``
     (:func:`invocation_trace_header`). ``AWS_XRAY_*`` are set when the function's tracing is
-    Active.
+    Active. ``credentials`` are the execution role's session (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``); without them, the test credentials.
     """
     task = task_root or handler_task_root(spec.handler_module)
     runtime = runtime_dir or runtime_libraries()
@@ -135,7 +141,7 @@ def lambda_environment(
         **tracing,
     }
     reserved = {
-        **FAKE_CREDENTIALS,
+        **(credentials or FAKE_CREDENTIALS),
         "_HANDLER": spec.handler,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
@@ -241,6 +247,7 @@ def _function_specs(lambda_client: Any, sqs: Any, service: str, name: str) -> li
                 region=source.split(":")[3],
                 tracing_active=(config.get("TracingConfig") or {}).get("Mode") == "Active",
                 runtime=str(config.get("Runtime") or "python3.12"),
+                role_arn=str(config.get("Role") or ""),
             )
         )
     if not specs:

@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from orderflow.emulator.clock import EmulatorClock
+from orderflow.local.credentials import RENEW_BEFORE_SECONDS, RoleCredentials, RoleSession
 from orderflow.local.environment import INIT_DURATION, Invocation, serve
 from orderflow.local.faults import FaultPlan
-from orderflow.local.functions import FunctionSpec, lambda_environment
+from orderflow.local.functions import FAKE_CREDENTIALS, FunctionSpec, lambda_environment
 
 LOGGER = logging.getLogger(__name__)
 
@@ -144,28 +145,56 @@ def failed_message_ids(
     return failed
 
 
-class ExecutionEnvironment:
-    """An environment process, started on first use and replaced after a timeout or crash."""
+Credentials = Callable[..., RoleCredentials]
+"""The role session an environment starts with: ``credentials(valid_for=seconds)``."""
 
-    def __init__(self, context: Any, spec: FunctionSpec, plan_json: str, faults_dir: str) -> None:
+
+class ExecutionEnvironment:
+    """An environment process, started on first use and replaced after a timeout or crash.
+
+    With ``credentials`` it runs with the function role's session; an environment whose
+    session would expire before an invocation could end is replaced by one with a fresh
+    session (a cold start), so no invocation ever signs with expired credentials.
+    """
+
+    def __init__(
+        self,
+        context: Any,
+        spec: FunctionSpec,
+        plan_json: str,
+        faults_dir: str,
+        *,
+        credentials: Credentials | None = None,
+    ) -> None:
         self._context = context
         self._spec = spec
         self._plan_json = plan_json
         self._faults_dir = faults_dir
+        self._credentials = credentials
         self._process: Any = None
         self._connection: Any = None
         self.init_duration_ms: float | None = None
         """The running environment's init, as it measured it."""
+        self.session: RoleCredentials | None = None
+        """The role session the running environment holds."""
 
     @property
     def warm(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
-    def _start(self) -> None:
+    def _expiring(self, timeout_real: float) -> bool:
+        session = self.session
+        return session is not None and session.seconds_left() < timeout_real + RENEW_BEFORE_SECONDS
+
+    def _start(self, timeout_real: float = 0.0) -> None:
+        self.session = (
+            self._credentials(valid_for=timeout_real) if self._credentials is not None else None
+        )
+        credentials_json = json.dumps(self.session.to_dict()) if self.session else ""
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=serve,
-            args=(child, self._spec.to_json(), self._plan_json, self._faults_dir),
+            args=(child, self._spec.to_json(), self._plan_json, self._faults_dir, credentials_json),
             name=f"{self._spec.function_name}-environment",
             daemon=True,
         )
@@ -193,9 +222,9 @@ class ExecutionEnvironment:
 
     def invoke(self, event: dict[str, Any], timeout_real: float) -> tuple[str, Any]:
         """(outcome, response or error text) of one invocation within ``timeout_real``."""
-        if not self.warm:
+        if not self.warm or self._expiring(timeout_real):
             self.close()
-            self._start()
+            self._start(timeout_real)
         deadline = time.time() + timeout_real
         self._connection.send(Invocation(str(uuid.uuid4()), event, deadline))
         if not self._connection.poll(max(0.0, deadline - time.time())):
@@ -243,12 +272,17 @@ class SqsPoller:
         duplicate_rate: float = 0.0,
         rng: random.Random | None = None,
         timeout_real: float | None = None,
+        injector_sqs: Any = None,
     ) -> None:
+        """``sqs`` polls and deletes (with the function's role, as the mapping does);
+        ``injector_sqs`` sends the duplicate copies of fault injection (SQS itself, not the
+        function: the test credentials), ``sqs`` when not given."""
         self.spec = spec
         self.timeout_real = (
             timeout_real if timeout_real is not None else clock.real(spec.timeout_seconds)
         )
         self._sqs = sqs
+        self._injector_sqs = injector_sqs if injector_sqs is not None else sqs
         self._clock = clock
         self._environment = environment
         self._report = report
@@ -312,7 +346,7 @@ class SqsPoller:
         copies = 0
         for message in messages:
             if self._rng.random() < self._duplicate_rate:
-                self._sqs.send_message(
+                self._injector_sqs.send_message(
                     QueueUrl=self.spec.queue_url,
                     MessageBody=message["Body"],
                     MessageAttributes=_sendable_attributes(message.get("MessageAttributes", {})),
@@ -389,6 +423,20 @@ def _sendable_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 # --- the worker process ----------------------------------------------------------------------
 
 
+def function_role(spec: FunctionSpec, sts: Any) -> RoleSession | None:
+    """The function's execution role session (None for a spec without a role).
+
+    Assumed with the test credentials, as the Lambda service assumes it, with the function's
+    name as the session name; the first session is taken at once, so a role that cannot be
+    assumed stops the worker before it polls.
+    """
+    if not spec.role_arn:
+        return None
+    role = RoleSession(sts, spec.role_arn, spec.function_name)
+    LOGGER.info("%s runs as %s", spec.function_name, role.current().assumed_role_arn)
+    return role
+
+
 def run_worker(
     spec: FunctionSpec,
     endpoint_url: str,
@@ -410,11 +458,19 @@ def run_worker(
     # imports the handler itself, as each Lambda environment's init does (its Init Duration).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["orderflow.local.environment"])
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint_url,
+    config = Config(max_pool_connections=slots + 4, retries={"mode": "standard"})
+    admin = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
         region_name=spec.region,
-        config=Config(max_pool_connections=slots + 4, retries={"mode": "standard"}),
+    )
+    injector_sqs = admin.client("sqs", endpoint_url=endpoint_url, config=config)
+    role = function_role(spec, admin.client("sts", endpoint_url=endpoint_url))
+    sqs = (
+        role.client("sqs", endpoint_url=endpoint_url, region_name=spec.region, config=config)
+        if role is not None
+        else injector_sqs
     )
     visibility = sqs.get_queue_attributes(
         QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
@@ -437,12 +493,19 @@ def run_worker(
             spec,
             sqs,
             clock,
-            environment=ExecutionEnvironment(context, spec, plan.to_json(), str(faults_dir)),
+            environment=ExecutionEnvironment(
+                context,
+                spec,
+                plan.to_json(),
+                str(faults_dir),
+                credentials=role.current if role is not None else None,
+            ),
             report=report,
             stop=stop,
             duplicate_rate=plan.duplicate_delivery_rate,
             rng=random.Random(None if seed is None else seed + n),  # noqa: S311
             timeout_real=timeout_real,
+            injector_sqs=injector_sqs,
         )
         for n in range(slots if spec.enabled else 0)
     ]

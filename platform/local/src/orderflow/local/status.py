@@ -2,14 +2,17 @@
 
 The backlog and alarm columns are what ``orderflow status`` shows (the platform's own
 ``backlogs`` and ``alarm_states``); the function columns come from the pollers' reports,
-INIT from the reports of each environment's first invocation (its Init Duration).
+INIT from the reports of each environment's first invocation (its Init Duration). Requests the
+embedded AWS denied (a function's, the workflow's or a target's role did not allow them) are
+read from its IAM decisions (``/_orderflow/iam-decisions?denied=1``) as they happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import urllib.error
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -129,3 +132,41 @@ def status_table(title: str, rows: list[ServiceStatus]) -> Table:
             for r in rows
         ],
     )
+
+
+DENIALS = "iam-decisions?denied=1"
+"""The embedded AWS's record of the requests it denied, oldest first."""
+
+
+class DenialWatch:
+    """The denials recorded since the last look (the embedded AWS keeps them in order)."""
+
+    def __init__(self, inspect: Callable[[str], Any]) -> None:
+        self._inspect = inspect
+        self._seen = 0
+        self.available = True
+        """False once the embedded AWS answered that it records no IAM decisions."""
+
+    def new(self) -> list[dict[str, Any]]:
+        if not self.available:
+            return []
+        try:
+            denials = list(self._inspect(DENIALS))
+        except urllib.error.HTTPError as error:
+            if error.code == 404:  # an embedded AWS without IAM enforcement
+                self.available = False
+            return []
+        except OSError:
+            return []  # busy or stopping: the next look catches up
+        if len(denials) < self._seen:  # the record was cleared
+            self._seen = 0
+        fresh, self._seen = denials[self._seen :], len(denials)
+        return fresh
+
+
+def denial_line(decision: Mapping[str, Any]) -> str:
+    """``denied: <principal> may not <action> on <resource> (<reason>)``."""
+    who = decision.get("principal") or decision.get("role_name") or "?"
+    line = f"denied: {who} may not {decision.get('action')} on {decision.get('resource')}"
+    reason = decision.get("reason")
+    return f"{line} ({reason})" if reason else line
