@@ -630,6 +630,15 @@ class StateChange:
     at: datetime
 
 
+def publish_alarm_action(alarm: Any, topic_arn: str, message: str, subject: str) -> None:
+    """Publish an alarm's notification to the SNS topic of one of its actions (CloudWatch does,
+    as ``cloudwatch.amazonaws.com``)."""
+    from moto.sns.models import sns_backends  # noqa: PLC0415
+
+    parts = topic_arn.split(":")
+    sns_backends[parts[4]][parts[3]].publish(message, arn=topic_arn, subject=subject)
+
+
 def apply_verdict(
     alarm: Any, verdict: Verdict, account_id: str, region: str, at: datetime
 ) -> StateChange | None:
@@ -637,7 +646,6 @@ def apply_verdict(
     if verdict.state == alarm.state_value:
         return None
     from moto.events.models import events_backends  # noqa: PLC0415
-    from moto.sns.models import sns_backends  # noqa: PLC0415
 
     old_state = alarm.state_value
     previous = {
@@ -659,7 +667,7 @@ def apply_verdict(
             parts = str(action).split(":")
             if len(parts) >= 6 and parts[2] == "sns":
                 try:
-                    sns_backends[parts[4]][parts[3]].publish(message, arn=action, subject=subject)
+                    publish_alarm_action(alarm, str(action), message, subject)
                 except Exception:
                     # An action that cannot be delivered must not stop the other alarms.
                     LOGGER.exception("alarm %s: action %s failed", alarm.name, action)

@@ -10,7 +10,14 @@ Besides the AWS APIs it answers two read-only paths for tools and tests:
 
 * ``GET /_orderflow/sent-emails``: every email SES accepted (source, destinations, template,
   template data), the emulator's record of what was sent;
-* ``GET /_orderflow/alarm-history``: every state change the alarm evaluation made.
+* ``GET /_orderflow/alarm-history``: every state change the alarm evaluation made;
+* ``GET /_orderflow/iam-decisions``: every IAM decision ``iam_enforcement`` made (``?denied=1``:
+  the denials only); ``DELETE`` clears them.
+
+IAM enforcement is off unless asked for: ``--iam enforce`` (deny what the caller's role does not
+allow), ``--iam record`` (record what would be denied, allow everything), or the environment
+variable ``ORDERFLOW_IAM`` with one of those values (``--iam`` wins); ``EmbeddedAws(iam=...)``
+passes the option to the child.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
+from urllib.parse import parse_qs
 
 from orderflow.emulator import (
     alarm_evaluation,
@@ -40,6 +48,7 @@ from orderflow.emulator import (
     clock,
     dynamodb_transactions,
     eventbridge_targets,
+    iam_enforcement,
     lambda_public_layers,
     lambda_sqs_mappings,
     sesv2_templates,
@@ -57,6 +66,10 @@ from orderflow.emulator.clock import EmulatorClock
 LOGGER = logging.getLogger(__name__)
 READY = "orderflow-embedded-aws-ready"
 INSPECTION_PREFIX = "/_orderflow/"
+IAM_ENV = "ORDERFLOW_IAM"
+IAM_MODES = ("off", "record", "enforce")
+"""``off``: moto's own (no) authorization; ``record``: decisions recorded, nothing denied;
+``enforce``: every role session's request authorized as IAM does (``iam_enforcement``)."""
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -87,11 +100,29 @@ class EmbeddedAwsError(RuntimeError):
     """The embedded AWS could not start or stopped unexpectedly."""
 
 
-def install_extensions(emulator_clock: EmulatorClock) -> None:
-    """Install every emulator extension into this process's moto, on ``emulator_clock``."""
+def install_extensions(emulator_clock: EmulatorClock, iam: str = "off") -> None:
+    """Install every emulator extension into this process's moto, on ``emulator_clock``.
+
+    ``iam`` (one of ``IAM_MODES``) installs ``iam_enforcement`` after them, enforcing or
+    recording only.
+    """
     clock.set_clock(emulator_clock)
     for module in EXTENSIONS:
         module.install()
+    install_iam(iam)
+
+
+def install_iam(mode: str) -> None:
+    """Install ``iam_enforcement`` as ``mode`` asks (``off`` installs nothing)."""
+    if mode not in IAM_MODES:
+        raise ValueError(f"IAM mode {mode!r} is not one of {', '.join(IAM_MODES)}")
+    if mode != "off":
+        iam_enforcement.install(enforce=mode == "enforce")
+
+
+def iam_mode_from_environment() -> str:
+    """The IAM mode ``ORDERFLOW_IAM`` asks for (``off`` when unset)."""
+    return os.environ.get(IAM_ENV, "").strip().lower() or "off"
 
 
 # --- the child process ------------------------------------------------------------------------
@@ -167,8 +198,14 @@ def inspection_app(
         if not path.startswith(INSPECTION_PREFIX):
             return moto_app(environ, start_response)
         name = path[len(INSPECTION_PREFIX) :]
-        if name == "sent-emails":
-            body: Any = sent_emails()
+        if name == "iam-decisions":
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                iam_enforcement.clear_decisions()
+            query = parse_qs(str(environ.get("QUERY_STRING", "")))
+            denied = query.get("denied", ["0"])[0].lower() in ("1", "true", "yes")
+            body: Any = iam_enforcement.decisions_json(denied_only=denied)
+        elif name == "sent-emails":
+            body = sent_emails()
         elif name == "alarm-history":
             body = [
                 {**asdict(change), "at": change.at.isoformat()} for change in list(minute.changes)
@@ -183,7 +220,7 @@ def inspection_app(
     return app
 
 
-def serve(host: str, port: int, emulator_clock: EmulatorClock) -> None:
+def serve(host: str, port: int, emulator_clock: EmulatorClock, iam: str = "off") -> None:
     """Run the embedded AWS until SIGTERM/SIGINT or until the parent process goes away."""
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
         DomainDispatcherApplication,
@@ -193,7 +230,7 @@ def serve(host: str, port: int, emulator_clock: EmulatorClock) -> None:
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    install_extensions(emulator_clock)
+    install_extensions(emulator_clock, iam)
     minute = EmulatedMinute(emulator_clock)
     moto_app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
@@ -228,8 +265,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--clock-factor", type=float, default=1.0)
+    parser.add_argument(
+        "--iam",
+        choices=IAM_MODES,
+        default=None,
+        help=f"IAM enforcement (default: ${IAM_ENV}, else off)",
+    )
     args = parser.parse_args(argv)
-    serve(args.host, args.port, EmulatorClock(args.clock_factor))
+    iam = args.iam or iam_mode_from_environment()
+    if iam not in IAM_MODES:
+        parser.error(f"{IAM_ENV}={iam!r} is not one of {', '.join(IAM_MODES)}")
+    serve(args.host, args.port, EmulatorClock(args.clock_factor), iam)
 
 
 # --- the parent's handle ----------------------------------------------------------------------
@@ -244,8 +290,12 @@ class EmbeddedAws:
         emulator_clock: EmulatorClock | None = None,
         log_path: Path | None = None,
         host: str = "127.0.0.1",
+        iam: str | None = None,
     ) -> None:
+        if iam is not None and iam not in IAM_MODES:
+            raise ValueError(f"IAM mode {iam!r} is not one of {', '.join(IAM_MODES)}")
         self.clock = emulator_clock or EmulatorClock()
+        self.iam = iam
         self._log_path = log_path
         self._host = host
         self._process: subprocess.Popen[str] | None = None
@@ -275,6 +325,7 @@ class EmbeddedAws:
             self._host,
             "--clock-factor",
             repr(self.clock.factor),
+            *(["--iam", self.iam] if self.iam is not None else []),
         ]
         self._process = subprocess.Popen(  # noqa: S603  (our own module, no shell)
             command,
@@ -325,6 +376,20 @@ class EmbeddedAws:
         url = f"{self.endpoint_url}{INSPECTION_PREFIX}{name}"
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
             return json.loads(response.read())
+
+    def iam_decisions(self, *, denied_only: bool = False) -> list[dict[str, Any]]:
+        """The IAM decisions the embedded AWS recorded (``iam_enforcement.Decision`` as JSON)."""
+        decisions: list[dict[str, Any]] = self.inspect(
+            "iam-decisions?denied=1" if denied_only else "iam-decisions"
+        )
+        return decisions
+
+    def clear_iam_decisions(self) -> None:
+        """Forget the IAM decisions recorded so far."""
+        url = f"{self.endpoint_url}{INSPECTION_PREFIX}iam-decisions"
+        request = urllib.request.Request(url, method="DELETE")  # noqa: S310  (our own URL)
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after a grace period)."""
