@@ -23,6 +23,7 @@ Every behaviour asserted here is the one the AWS documentation describes:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,7 +31,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from orderflow.emulator import alarm_evaluation, iam_enforcement, server, sesv2_templates
+from orderflow.emulator import (
+    alarm_evaluation,
+    eventbridge_targets,
+    iam_enforcement,
+    server,
+    sesv2_templates,
+    stepfunctions_execution,
+)
 from orderflow.emulator.iam_enforcement import Decision, StatementRef
 
 from .conftest import ACCOUNT, REGION
@@ -903,3 +911,128 @@ def test_the_iam_mode_comes_from_the_environment_unless_the_option_says(
         server.install_iam("strict")
     with pytest.raises(ValueError, match="not one of"):
         server.EmbeddedAws(iam="strict")
+
+
+# --- Step Functions under the state machine's role, EventBridge under the target's ------------
+
+
+@pytest.fixture
+def workflows(aws: Callable[[str], Any], installed: Callable[..., None], enforced: Roles) -> Roles:
+    installed(stepfunctions_execution, eventbridge_targets)
+    return enforced
+
+
+def _finished(sfn: Any, machine_arn: str, count: int = 1) -> list[dict[str, Any]]:
+    for _ in range(300):
+        executions = sfn.list_executions(stateMachineArn=machine_arn)["executions"]
+        if len(executions) >= count and all(e["status"] != "RUNNING" for e in executions):
+            return [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions]
+        time.sleep(0.02)
+    raise AssertionError("executions did not finish")
+
+
+def _machine(aws: Callable[[str], Any], role: str, queue_name: str) -> str:
+    definition = {
+        "StartAt": "FindQueue",
+        "States": {
+            "FindQueue": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sqs:getQueueUrl",
+                "Parameters": {"QueueName": queue_name},
+                "End": True,
+            }
+        },
+    }
+    return str(
+        aws("stepfunctions").create_state_machine(
+            name=f"find-{queue_name}",
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+        )["stateMachineArn"]
+    )
+
+
+def test_a_workflow_calls_aws_with_its_state_machines_role(
+    aws: Callable[[str], Any], workflows: Roles
+) -> None:
+    # "How Step Functions works with IAM": a task calls its service as the state machine's role.
+    aws("sqs").create_queue(QueueName="orderflow-dev-payment-dlq")
+    aws("sqs").create_queue(QueueName="orderflow-dev-secret")
+    workflows.session(
+        "workflow",
+        {
+            "Effect": "Allow",
+            "Action": "sqs:GetQueueUrl",
+            "Resource": QUEUE_ARN_PREFIX + "orderflow-dev-*-dlq",
+        },
+    )
+    allowed = _machine(aws, "workflow", "orderflow-dev-payment-dlq")
+    denied = _machine(aws, "workflow", "orderflow-dev-secret")
+    sfn = aws("stepfunctions")
+
+    sfn.start_execution(stateMachineArn=allowed)
+    sfn.start_execution(stateMachineArn=denied)
+
+    assert [e["status"] for e in _finished(sfn, allowed)] == ["SUCCEEDED"]
+    [failed] = _finished(sfn, denied)
+    assert failed["status"] == "FAILED"
+    decisions = iam_enforcement.decisions()
+    assert {d.principal for d in decisions} == {
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/workflow/{iam_enforcement.EXECUTION_SESSION_NAME}"
+    }
+    assert sorted((d.resource.rsplit(":", 1)[-1], d.allowed) for d in decisions) == [
+        ("orderflow-dev-payment-dlq", True),
+        ("orderflow-dev-secret", False),
+    ]
+
+
+def _rule(aws: Callable[[str], Any], machine: str, **target: Any) -> None:
+    events = aws("events")
+    events.put_rule(Name="alarms", EventPattern=json.dumps({"source": ["aws.cloudwatch"]}))
+    events.put_targets(Rule="alarms", Targets=[{"Id": "wf", "Arn": machine, **target}])
+    events.put_events(Entries=[{"Source": "aws.cloudwatch", "DetailType": "x", "Detail": "{}"}])
+
+
+def _echo(aws: Callable[[str], Any]) -> str:
+    return str(
+        aws("stepfunctions").create_state_machine(
+            name="echo",
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/workflow",
+        )["stateMachineArn"]
+    )
+
+
+def test_an_eventbridge_target_starts_a_workflow_its_role_may_start(
+    aws: Callable[[str], Any], workflows: Roles
+) -> None:
+    machine = _echo(aws)
+    workflows.session(
+        "rule-role", {"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}
+    )
+
+    _rule(aws, machine, RoleArn=f"arn:aws:iam::{ACCOUNT}:role/rule-role")
+
+    assert [e["status"] for e in _finished(aws("stepfunctions"), machine)] == ["SUCCEEDED"]
+    [decision] = [d for d in iam_enforcement.decisions() if d.action == "states:StartExecution"]
+    assert decision.allowed
+    assert decision.role_name == "rule-role"
+
+
+@pytest.mark.parametrize("role", [None, "powerless"])
+def test_an_eventbridge_target_whose_role_may_not_start_the_workflow_starts_nothing(
+    aws: Callable[[str], Any], workflows: Roles, role: str | None
+) -> None:
+    machine = _echo(aws)
+    workflows.session("powerless")
+    target = {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/{role}"} if role else {}
+
+    _rule(aws, machine, **target)
+
+    assert aws("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+    [decision] = iam_enforcement.decisions()
+    assert (decision.action, decision.resource, decision.allowed) == (
+        "states:StartExecution",
+        machine,
+        False,
+    )

@@ -69,6 +69,12 @@ def start_state_machine(arn: str, execution_input: str) -> str:
     return str(execution.execution_arn)
 
 
+def deliver_to_state_machine(target: dict[str, Any], execution_input: str) -> str:
+    """Deliver to one Step Functions target: start its state machine (EventBridge does it with
+    the target's ``RoleArn``); return the execution ARN."""
+    return start_state_machine(str(target["Arn"]), execution_input)
+
+
 def is_state_machine(arn: str) -> bool:
     """Whether a target ARN names a Step Functions state machine."""
     parts = arn.split(":")
@@ -99,7 +105,7 @@ def _patches() -> list[Patch]:
             return
         for target in machines:
             try:
-                start_state_machine(target["Arn"], target_input(target, original_event))
+                deliver_to_state_machine(target, target_input(target, original_event))
             except Exception:
                 # EventBridge retries and then drops a failed delivery; one target's
                 # failure never stops delivery to the others.

@@ -58,6 +58,7 @@ not evaluated; role trust policies are not evaluated at AssumeRole.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import re
 import threading
@@ -1169,13 +1170,152 @@ def _authorizing_alarm_actions(publish_action: Callable[..., Any]) -> Callable[.
     return alarm_publish
 
 
+_SFN_CLIENT_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+)
+"""The interpreter modules that build an SDK client per task (``boto_client_for``)."""
+
+_ROLE_SESSIONS: dict[str, Any] = {}
+_ROLE_SESSIONS_LOCK = threading.Lock()
+EXECUTION_SESSION_NAME = "states-execution"
+EVENTBRIDGE_SESSION_NAME = "eventbridge-target"
+
+
+def role_session(role_arn: str, region: str, session_name: str) -> Any:
+    """An STS session of ``role_arn`` in moto's STS backend, as a service assumes it (reused
+    while moto keeps it; trust policies are not evaluated)."""
+    from moto.sts.models import sts_backends  # noqa: PLC0415
+    from moto.utilities.utils import get_partition  # noqa: PLC0415
+
+    parts = role_arn.split(":")
+    account = parts[4] if len(parts) > 4 else ""
+    backend = sts_backends[account][get_partition(region)]
+    key = f"{role_arn}|{session_name}"
+    with _ROLE_SESSIONS_LOCK:
+        known = _ROLE_SESSIONS.get(key)
+        if known is not None and any(a is known for a in list(backend.assumed_roles)):
+            return known
+        assumed = backend.assume_role(
+            region_name=region,
+            role_session_name=session_name,
+            role_arn=role_arn,
+            policy="",
+            duration=3600,
+            external_id="",
+        )
+        _ROLE_SESSIONS[key] = assumed
+        return assumed
+
+
+def _as_execution_role(boto_client_for: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's interpreter client factory, signing with a session of the execution's role.
+
+    Step Functions calls the task's service with the credentials of the state machine's role
+    (or the state's ``Credentials.RoleArn``): "Step Functions ... uses the IAM role of the state
+    machine" ("How Step Functions works with IAM", Step Functions Developer Guide). moto signs
+    every such call with fixed keys, which are an administrator here.
+    """
+
+    @functools.wraps(boto_client_for)
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+        from moto.core.models import botocore_stubber  # noqa: PLC0415
+        from moto.settings import moto_server_port  # noqa: PLC0415
+
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if not role_arn:
+            return boto_client_for(region, service, state_credentials)
+        assumed = role_session(str(role_arn), region, EXECUTION_SESSION_NAME)
+        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        return boto3.client(  # type: ignore[call-overload]
+            service_name=service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=assumed.access_key_id,
+            aws_secret_access_key=assumed.secret_access_key,
+            aws_session_token=assumed.session_token,
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=60,
+                read_timeout=60,
+            ),
+        )
+
+    return client_for
+
+
+def _authorizing_targets(deliver: Callable[..., Any]) -> Callable[..., Any]:
+    """EventBridge starts a state machine target with the target's role, if that role allows
+    ``states:StartExecution`` on it ("Amazon EventBridge targets": Step Functions targets need a
+    ``RoleArn``)."""
+
+    @functools.wraps(deliver)
+    def deliver_to_state_machine(target: dict[str, Any], execution_input: str) -> Any:
+        from moto.utilities.utils import get_partition  # noqa: PLC0415
+
+        machine = str(target["Arn"])
+        parts = machine.split(":")
+        region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", "")
+        role_arn = str(target.get("RoleArn") or "")
+        if not role_arn:
+            reason = "a Step Functions target without a RoleArn cannot start an execution"
+            _record(
+                Decision(
+                    "events.amazonaws.com",
+                    "events.amazonaws.com",
+                    "states:StartExecution",
+                    machine,
+                    False,
+                    reason,
+                    None,
+                )
+            )
+            return "" if enforcing() else deliver(target, execution_input)
+        role_name = role_arn.rsplit("/", 1)[-1]
+        partition = get_partition(region)
+        session = Session(
+            principal=f"arn:{partition}:sts::{account}:assumed-role/{role_name}/"
+            f"{EVENTBRIDGE_SESSION_NAME}",
+            account=role_arn.split(":")[4],
+            partition=partition,
+            role_arn=role_arn,
+            role_name=role_name,
+            session_policy=None,
+        )
+        denial = authorize_session(session, [Check("states:StartExecution", machine)], region)
+        if denial is not None and enforcing():
+            return ""  # EventBridge retries, then drops the event (no DLQ on this target)
+        return deliver(target, execution_input)
+
+    return deliver_to_state_machine
+
+
 def _patches() -> list[Patch]:
     from moto.core.responses import BaseResponse  # noqa: PLC0415
     from moto.sns.models import Subscription  # noqa: PLC0415
 
-    from orderflow.emulator import alarm_evaluation  # noqa: PLC0415
+    from orderflow.emulator import alarm_evaluation, eventbridge_targets  # noqa: PLC0415
 
+    interpreter = [importlib.import_module(name) for name in _SFN_CLIENT_MODULES]
     return [
+        *(
+            Patch(module, "boto_client_for", _as_execution_role(module.boto_client_for))
+            for module in interpreter
+        ),
+        Patch(
+            eventbridge_targets,
+            "deliver_to_state_machine",
+            _authorizing_targets(eventbridge_targets.deliver_to_state_machine),
+        ),
         Patch(BaseResponse, "call_action", _authorizing(BaseResponse.call_action)),
         Patch(Subscription, "publish", _delivering_to_queues(Subscription.publish)),
         Patch(
