@@ -1036,3 +1036,122 @@ def test_an_eventbridge_target_whose_role_may_not_start_the_workflow_starts_noth
         machine,
         False,
     )
+
+
+def test_the_embedded_aws_enforces_in_server_mode_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the embedded AWS in its own process with --iam enforce
+    monkeypatch.delenv("MOTO_ACCOUNT_ID", raising=False)
+    with server.EmbeddedAws(iam="enforce") as embedded:
+
+        def admin(service: str) -> Any:
+            return boto3.client(service, region_name=REGION, endpoint_url=embedded.endpoint_url)
+
+        url = admin("sqs").create_queue(QueueName="orders")["QueueUrl"]
+        admin("iam").create_role(RoleName="sender", AssumeRolePolicyDocument=json.dumps(TRUST))
+        admin("iam").put_role_policy(
+            RoleName="sender",
+            PolicyName="send",
+            PolicyDocument=_policy(
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE_ARN_PREFIX + "*"}
+            ),
+        )
+        credentials = admin("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/sender", RoleSessionName="fn"
+        )["Credentials"]
+        role = boto3.client(
+            "sqs",
+            region_name=REGION,
+            endpoint_url=embedded.endpoint_url,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+        # WHEN the role sends (allowed) and receives (not allowed)
+        role.send_message(QueueUrl=url, MessageBody="x")
+        with pytest.raises(ClientError) as raised:
+            role.receive_message(QueueUrl=url)
+
+        # THEN the denial is AWS's, and the embedded AWS serves both decisions
+        assert _error(raised)[0] == "AccessDenied"
+        assert [d["allowed"] for d in embedded.iam_decisions()] == [True, False]
+        assert [d["action"] for d in embedded.iam_decisions(denied_only=True)] == [
+            "sqs:ReceiveMessage"
+        ]
+        embedded.clear_iam_decisions()
+        assert embedded.iam_decisions() == []
+
+
+def test_log_streams_are_authorized_on_the_stream_arn_a_log_group_statement_covers(
+    aws: Callable[[str], Any], enforced: Roles
+) -> None:
+    # CloudWatch Logs authorizes CreateLogStream and PutLogEvents on
+    # "log-group:<group>:log-stream:<stream>"; "log-group:<group>:*" (the group's
+    # CloudFormation Arn) covers every stream of the group and no other group.
+    logs = aws("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/payment")
+    logs.create_log_group(logGroupName="/aws/lambda/other")
+    role = enforced.session(
+        "payment",
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/payment:*",
+        },
+    )
+
+    role("logs").create_log_stream(logGroupName="/aws/lambda/payment", logStreamName="s")
+    role("logs").put_log_events(
+        logGroupName="/aws/lambda/payment",
+        logStreamName="s",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello"}],
+    )
+    with pytest.raises(ClientError) as raised:
+        role("logs").create_log_stream(logGroupName="/aws/lambda/other", logStreamName="s")
+    assert _error(raised)[0] == "AccessDeniedException"
+    assert ":log-group:/aws/lambda/other:log-stream:s" in _error(raised)[1]
+
+
+def test_actions_without_resource_types_are_authorized_on_star(
+    aws: Callable[[str], Any], enforced: Roles
+) -> None:
+    # X-Ray PutTraceSegments and CloudWatch PutMetricData have no resource types in the Service
+    # Authorization Reference: only a statement on "*" allows them.
+    segment = json.dumps(
+        {
+            "name": "fn",
+            "id": "70de5b6f19ff9a0a",
+            "trace_id": "1-581cf771-a006649127e371903a2de979",
+            "start_time": 1.0,
+            "end_time": 2.0,
+        }
+    )
+    metric = {"Namespace": "orderflow", "MetricData": [{"MetricName": "m", "Value": 1.0}]}
+    allowed = enforced.session(
+        "traced",
+        {
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "cloudwatch:PutMetricData"],
+            "Resource": "*",
+        },
+    )
+    narrow = enforced.session(
+        "narrow",
+        {
+            "Effect": "Allow",
+            "Action": "xray:PutTraceSegments",
+            "Resource": f"arn:aws:xray:{REGION}:{ACCOUNT}:group/*",
+        },
+    )
+
+    allowed("xray").put_trace_segments(TraceSegmentDocuments=[segment])
+    allowed("cloudwatch").put_metric_data(**metric)
+    with pytest.raises(ClientError) as raised:
+        narrow("xray").put_trace_segments(TraceSegmentDocuments=[segment])
+    assert _error(raised)[0] == "AccessDeniedException"
+    with pytest.raises(ClientError) as raised:
+        narrow("cloudwatch").put_metric_data(**metric)
+    assert _error(raised)[0] == "AccessDenied"
+    assert "cloudwatch:PutMetricData on resource: *" in _error(raised)[1]

@@ -905,10 +905,29 @@ def service_of(response: Any) -> str:
     return module[1] if len(module) > 2 and module[0] == "moto" else module[-1]
 
 
+def operation_of(response: Any) -> str:
+    """The API operation of the request, as the service's model names it.
+
+    moto names some REST operations by their path (X-Ray's ``/TraceSegments`` for
+    PutTraceSegments); those are matched against the service model's routes instead.
+    """
+    from moto.core.utils import get_service_model  # noqa: PLC0415
+
+    operation = str(response._get_action() or "")
+    try:
+        model = get_service_model(response.boto3_service_name)
+        if operation in model.operation_names:
+            return operation
+        routed = response._get_action_from_method_and_request_uri(response.normalized_request)
+    except Exception:  # noqa: BLE001  (no model or route: moto's own name stands)
+        return operation
+    return str(routed) if routed else operation
+
+
 def checks_for(response: Any) -> tuple[str, list[Check]]:
     """The IAM action prefix of the request and every (action, resource) it needs."""
     service = service_of(response)
-    operation = str(response._get_action() or "")
+    operation = operation_of(response)
     prefix = _PREFIX.get(service, service)
     resolver = _RESOLVERS.get(service)
     call = _Call(
@@ -1100,13 +1119,13 @@ def _authorizing(call_action: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if session is None:
             return call_action(response)
         service = service_of(response)
-        if (service, str(response._get_action())) in _NO_AUTHORIZATION:
+        if (service, operation_of(response)) in _NO_AUTHORIZATION:
             return call_action(response)
         try:
             prefix, checks = checks_for(response)
         except UndecidableError as undecided:
             prefix = _PREFIX.get(service, service)
-            action = f"{prefix}:{response._get_action()}"
+            action = f"{prefix}:{operation_of(response)}"
             request = Request(session.principal, session.account, action, "*")
             reason = f"the emulator could not decide: {undecided}"
             denial: Outcome | None = Outcome(

@@ -42,6 +42,7 @@ from urllib.parse import parse_qs
 
 from orderflow.emulator import (
     alarm_evaluation,
+    cfn_log_group_arn,
     cfn_no_value,
     cfn_resources,
     cfn_sam_deploy,
@@ -79,6 +80,7 @@ EXTENSIONS: tuple[ModuleType, ...] = (
     sqs_attributes,
     dynamodb_transactions,
     cfn_no_value,
+    cfn_log_group_arn,
     cfn_resources,
     cfn_sam_deploy,
     lambda_public_layers,
