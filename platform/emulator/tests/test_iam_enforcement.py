@@ -37,6 +37,7 @@ from orderflow.emulator import (
     iam_enforcement,
     server,
     sesv2_templates,
+    sqs_move_tasks,
     stepfunctions_execution,
 )
 from orderflow.emulator.iam_enforcement import Decision, StatementRef
@@ -1155,3 +1156,46 @@ def test_actions_without_resource_types_are_authorized_on_star(
         narrow("cloudwatch").put_metric_data(**metric)
     assert _error(raised)[0] == "AccessDenied"
     assert "cloudwatch:PutMetricData on resource: *" in _error(raised)[1]
+
+
+def test_a_dlq_redrive_needs_read_and_delete_on_the_dlq_and_send_on_the_source(
+    aws: Callable[[str], Any], enforced: Roles, installed: Callable[..., None]
+) -> None:
+    # "Configure queue permissions for dead-letter queue redrive" (SQS Developer Guide):
+    # StartMessageMoveTask, ReceiveMessage, DeleteMessage, GetQueueAttributes on the DLQ and
+    # SendMessage on the destination, by default the queues that dead-letter to it.
+    installed(sqs_move_tasks)
+    sqs = aws("sqs")
+    sqs.create_queue(QueueName="orderflow-dev-payment-dlq")
+    dlq = QUEUE_ARN_PREFIX + "orderflow-dev-payment-dlq"
+    sqs.create_queue(
+        QueueName="orderflow-dev-payment",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq, "maxReceiveCount": 3})
+        },
+    )
+    on_dlq = {
+        "Effect": "Allow",
+        "Action": [
+            "sqs:StartMessageMoveTask",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ],
+        "Resource": QUEUE_ARN_PREFIX + "orderflow-dev-*-dlq",
+    }
+    send_back = {
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": QUEUE_ARN_PREFIX + "orderflow-dev-*",
+    }
+    without_send = enforced.session("no-send", on_dlq)
+    workflow = enforced.session("workflow", on_dlq, send_back)
+
+    with pytest.raises(ClientError) as raised:
+        without_send("sqs").start_message_move_task(SourceArn=dlq)
+    assert (
+        f"sqs:SendMessage on resource: {QUEUE_ARN_PREFIX}orderflow-dev-payment "
+        in (_error(raised)[1])
+    )
+    assert workflow("sqs").start_message_move_task(SourceArn=dlq)["TaskHandle"]
