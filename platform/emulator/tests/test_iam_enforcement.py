@@ -1199,3 +1199,79 @@ def test_a_dlq_redrive_needs_read_and_delete_on_the_dlq_and_send_on_the_source(
         in (_error(raised)[1])
     )
     assert workflow("sqs").start_message_move_task(SourceArn=dlq)["TaskHandle"]
+
+
+def test_publishing_to_a_topic_encrypted_with_a_customer_key_needs_the_key(
+    aws: Callable[[str], Any], enforced: Roles
+) -> None:
+    # "Managing Amazon SNS encryption keys" (SNS Developer Guide): a publisher to a topic with a
+    # customer managed key needs kms:GenerateDataKey and kms:Decrypt on it; alias/aws/sns none.
+    key_arn = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    sns = aws("sns")
+    paging = sns.create_topic(Name="paging", Attributes={"KmsMasterKeyId": key_arn})["TopicArn"]
+    events = sns.create_topic(Name="events", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
+        "TopicArn"
+    ]
+    publish = {"Effect": "Allow", "Action": "sns:Publish", "Resource": [paging, events]}
+    publisher = enforced.session("publisher", publish)
+    pager = enforced.session(
+        "pager",
+        publish,
+        {
+            "Sid": "EncryptPages",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key_arn,
+        },
+    )
+
+    publisher("sns").publish(TopicArn=events, Message="x")
+    with pytest.raises(ClientError) as raised:
+        publisher("sns").publish(TopicArn=paging, Message="x")
+    assert f"kms:GenerateDataKey on resource: {key_arn}" in _error(raised)[1]
+    pager("sns").publish(TopicArn=paging, Message="x")
+    used = {d.statement.sid for d in iam_enforcement.decisions() if d.allowed and d.statement}
+    assert "EncryptPages" in used
+
+
+@pytest.mark.parametrize("cloudwatch_may_use_the_key", [True, False])
+def test_an_alarm_pages_an_encrypted_topic_only_if_the_key_policy_lets_cloudwatch_use_it(
+    aws: Callable[[str], Any], enforced: Roles, cloudwatch_may_use_the_key: bool
+) -> None:
+    # CloudWatch publishes to a topic with a customer managed key only if the key policy allows
+    # cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt ("Enable compatibility
+    # between event sources from AWS services and encrypted topics", SNS Developer Guide).
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if cloudwatch_may_use_the_key:
+        statements.append(
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        )
+    key = aws("kms").create_key(Policy=_policy(*statements))["KeyMetadata"]["Arn"]
+    topic, url = _paging_topic(aws, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*")
+    aws("sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue=key
+    )
+    alarm = _alarm(aws, "orderflow-dev-payment-dlq-growth", topic)
+
+    alarm_evaluation.publish_alarm_action(alarm, topic, "ALARM", "ALARM: payment")
+
+    delivered = aws("sqs").receive_message(QueueUrl=url).get("Messages", [])
+    assert len(delivered) == (1 if cloudwatch_may_use_the_key else 0)
+    on_key = [d for d in iam_enforcement.decisions() if d.resource == key]
+    assert {d.action for d in on_key} == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert all(d.allowed is cloudwatch_may_use_the_key for d in on_key)

@@ -616,7 +616,7 @@ def _sns(call: _Call) -> list[Check]:
         if not target:
             raise UndecidableError("sns Publish to a phone number is not resolved")
         # "PublishBatch ... requires the same sns:Publish permission" (SNS API reference).
-        return [Check("sns:Publish", str(target))]
+        return [Check("sns:Publish", str(target)), *_topic_key_checks(call, str(target))]
     if op in ("ListTopics", "CreateTopic", "ListSubscriptions"):
         if op == "CreateTopic":
             return [Check("sns:CreateTopic", call.arn("sns", str(call.required("Name"))))]
@@ -628,6 +628,41 @@ def _sns(call: _Call) -> list[Check]:
     if subscription:
         return [Check(f"sns:{op}", str(subscription).rsplit(":", 1)[0])]
     raise UndecidableError(f"sns {op}: the topic is not resolved")
+
+
+def _topic_key_checks(call: _Call, topic_arn: str) -> list[Check]:
+    """A publisher to a topic encrypted with a customer managed key also needs
+    ``kms:GenerateDataKey`` and ``kms:Decrypt`` on that key ("Managing Amazon SNS encryption
+    keys": permissions for publishers); the AWS managed ``alias/aws/sns`` key needs none."""
+    from moto.sns.models import sns_backends  # noqa: PLC0415
+
+    parts = topic_arn.split(":")
+    if len(parts) < 6:
+        return []
+    topic = sns_backends[parts[4]][parts[3]].topics.get(topic_arn)
+    key = str(getattr(topic, "kms_master_key_id", "") or "")
+    if not key or key.startswith("alias/aws/") or ":alias/aws/" in key:
+        return []
+    key_arn = _kms_key_arn(call, key, region=parts[3], account=parts[4])
+    if key_arn is None:
+        return []
+    return [Check("kms:GenerateDataKey", key_arn), Check("kms:Decrypt", key_arn)]
+
+
+def _kms_key_arn(
+    call: _Call, key: str, *, region: str | None = None, account: str | None = None
+) -> str | None:
+    """The ARN of a customer managed key from any of its ids; ``None`` for an AWS managed key."""
+    from moto.kms.models import kms_backends  # noqa: PLC0415
+
+    backend = kms_backends[account or call.account][region or call.region]
+    try:
+        found = backend.describe_key(key)
+    except Exception as unknown:
+        raise UndecidableError(f"the KMS key {key!r} is not known") from unknown
+    if str(getattr(found, "key_manager", "CUSTOMER")) == "AWS":
+        return None
+    return str(found.arn)
 
 
 def _table_arn(call: _Call, name: str) -> str:
@@ -808,27 +843,13 @@ def _cloudwatch(call: _Call) -> list[Check]:
 
 
 def _kms(call: _Call) -> list[Check]:
-    from moto.kms.models import kms_backends  # noqa: PLC0415
-
     key = call.param("KeyId")
     if not key:
         return [Check(f"kms:{call.operation}", "*")]
-    key = str(key)
-    if key.startswith("arn:") and ":key/" in key:
-        return [Check(f"kms:{call.operation}", key)]
-    backend = kms_backends[call.account][call.region]
-    try:
-        if key.startswith("alias/"):
-            key_id = backend.get_key_id_from_alias(key)
-        else:
-            key_id = backend.get_key_id(key)
-    except Exception as unknown:
-        raise UndecidableError(
-            f"kms {call.operation}: the key {key!r} is not resolved"
-        ) from unknown
-    if not key_id:
-        raise UndecidableError(f"kms {call.operation}: the key {key!r} is not resolved")
-    return [Check(f"kms:{call.operation}", call.arn("kms", f"key/{str(key_id).split('/')[-1]}"))]
+    arn = _kms_key_arn(call, str(key))
+    if arn is None:  # an AWS managed key: its key policy decides, which is not evaluated
+        raise UndecidableError(f"kms {call.operation} on the AWS managed key {key}")
+    return [Check(f"kms:{call.operation}", arn)]
 
 
 def _events(call: _Call) -> list[Check]:
@@ -1170,6 +1191,28 @@ def _delivering_to_queues(publish: Callable[..., Any]) -> Callable[..., Any]:
     return subscription_publish
 
 
+def _topic_key_policies(topic: Any) -> list[tuple[str, str, NamedPolicy | None]]:
+    """For a topic with a customer managed key: the KMS actions a service principal that
+    publishes needs, on the key, and the key policy that must allow them ("Enable compatibility
+    between event sources from AWS services and encrypted topics", SNS Developer Guide)."""
+    from moto.kms.models import kms_backends  # noqa: PLC0415
+
+    key = str(getattr(topic, "kms_master_key_id", "") or "")
+    if topic is None or not key or key.startswith("alias/aws/") or ":alias/aws/" in key:
+        return []
+    parts = str(topic.arn).split(":")
+    try:
+        found = kms_backends[parts[4]][parts[3]].describe_key(key)
+    except Exception:  # noqa: BLE001  (an unknown key: SNS cannot encrypt, nothing is sent)
+        missing = f"arn:aws:kms:{parts[3]}:{parts[4]}:key/{key}"
+        return [("kms:GenerateDataKey", missing, None)]
+    if str(getattr(found, "key_manager", "CUSTOMER")) == "AWS":
+        return []
+    arn = str(found.arn)
+    policy = _resource_policy("cloudwatch.amazonaws.com", arn, getattr(found, "policy", None))
+    return [("kms:GenerateDataKey", arn, policy), ("kms:Decrypt", arn, policy)]
+
+
 def _authorizing_alarm_actions(publish_action: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(publish_action)
     def alarm_publish(alarm: Any, action: str, *args: Any, **kwargs: Any) -> Any:
@@ -1179,10 +1222,17 @@ def _authorizing_alarm_actions(publish_action: Callable[..., Any]) -> Callable[.
         topic = sns_backends[parts[4]][parts[3]].topics.get(action) if len(parts) > 5 else None
         text = topic.policy if topic is not None else None
         policy = _resource_policy("cloudwatch.amazonaws.com", str(action), text)
-        outcome = authorize_service(
-            "cloudwatch.amazonaws.com", "sns:Publish", str(action), str(alarm.alarm_arn), policy
-        )
-        if not outcome.allowed and enforcing():
+        source = str(alarm.alarm_arn)
+        outcomes = [
+            authorize_service(
+                "cloudwatch.amazonaws.com", "sns:Publish", str(action), source, policy
+            )
+        ]
+        outcomes += [
+            authorize_service("cloudwatch.amazonaws.com", kms_action, key_arn, source, key_policy)
+            for kms_action, key_arn, key_policy in _topic_key_policies(topic)
+        ]
+        if not all(o.allowed for o in outcomes) and enforcing():
             return None  # the action fails; CloudWatch records it in the alarm history only
         return publish_action(alarm, action, *args, **kwargs)
 
