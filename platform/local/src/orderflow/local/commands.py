@@ -76,6 +76,16 @@ gateway_option = click.option(
 )
 """``up`` and ``demo`` alike: which card provider payment runs against."""
 
+iam_option = click.option(
+    "--iam",
+    type=click.Choice(["off", "record", "enforce"]),
+    default=None,
+    help="IAM in the embedded AWS: enforce (a request the caller's role does not allow is "
+    "denied as AWS denies it), record (decided and recorded, never denied) or off. Default: "
+    "$ORDERFLOW_IAM, else off. Functions run with their own roles either way.",
+)
+"""``up`` and ``demo`` alike: how the embedded AWS treats the roles' requests."""
+
 
 @click.command(short_help="Run the whole pipeline locally (embedded AWS, no Docker).")
 @click.option(
@@ -102,6 +112,7 @@ gateway_option = click.option(
     help=f"Where {LOCAL_FILE} and the run's logs go.",
 )
 @gateway_option
+@iam_option
 @common_options
 @click.pass_context
 def up(
@@ -111,6 +122,7 @@ def up(
     max_concurrency: int | None,
     state_dir: Path,
     gateway: str,
+    iam: str | None,
 ) -> None:
     """Start the embedded AWS, deploy every stack from its template, sync the alarms and run
     the functions until Ctrl-C (or SIGTERM).
@@ -130,6 +142,7 @@ def up(
             state_dir=state_dir,
             max_concurrency=max_concurrency,
             gateway=gateway,
+            iam=iam,
         )
     )
     stop = _stop_on_sigterm()
@@ -163,22 +176,23 @@ def up(
 def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
     title = f"orderflow {runtime.options.stage} (clock x{runtime.clock.factor:g})"
     denials = DenialWatch(runtime.aws.inspect)
+    label = "iam (recording only)" if runtime.options.iam == "record" else "iam"
     if not live:
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)
-            _print_denials(console, denials)
+            _print_denials(console, denials, label)
         return
     with Live(console=console, refresh_per_second=1) as display:
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)
-            _print_denials(console, denials)  # printed above the live table
+            _print_denials(console, denials, label)  # printed above the live table
             display.update(status_table(title, service_statuses(runtime)))
 
 
-def _print_denials(console: Console, denials: DenialWatch) -> None:
+def _print_denials(console: Console, denials: DenialWatch, label: str) -> None:
     for decision in denials.new():
         with contextlib.suppress(OSError):
-            console.print(f"[bold red]iam[/bold red] {denial_line(decision)}", soft_wrap=True)
+            console.print(f"[bold red]{label}[/bold red] {denial_line(decision)}", soft_wrap=True)
 
 
 def _print_init(console: Console, report: InvocationReport) -> None:
@@ -228,6 +242,7 @@ def _check_workers(runtime: LocalRuntime) -> None:
     show_default=True,
 )
 @gateway_option
+@iam_option
 @common_options
 @click.pass_context
 def demo(
@@ -240,6 +255,7 @@ def demo(
     max_concurrency: int | None,
     state_dir: Path,
     gateway: str,
+    iam: str | None,
 ) -> None:
     """Bring the pipeline up and play Black Friday: a burst of orders, a slow email provider,
     analytics falling behind, a consumer bug that parks a dozen orders in a DLQ, the page, the
@@ -258,6 +274,7 @@ def demo(
         max_concurrency=max_concurrency,
         state_dir=state_dir,
         gateway=gateway,
+        iam=iam,
     )
     _stop_on_sigterm_raises()
     started = time.monotonic()

@@ -73,6 +73,8 @@ class DemoOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     redrive_rate: int = 10
     gateway: str = "simulated"
+    iam: str | None = None
+    """IAM in the embedded AWS (``RuntimeOptions.iam``)."""
     """payment's card provider: simulated, or stripe (localstripe beside the embedded AWS)."""
 
 
@@ -184,6 +186,7 @@ class BlackFriday:
                 max_concurrency=options.max_concurrency,
                 faults=self.faults,
                 gateway=options.gateway,
+                iam=options.iam,
             )
         )
         self.completion: dict[str, float | None] = {}

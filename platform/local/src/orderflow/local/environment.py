@@ -100,7 +100,9 @@ def serve(
         connection.send({"init_error": traceback.format_exc(limit=3)})
         return
     init_duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    connection.send({"ready": True, INIT_DURATION: init_duration_ms})
+    connection.send(
+        {"ready": True, INIT_DURATION: init_duration_ms, LOG_STREAM_ENV: os.environ[LOG_STREAM_ENV]}
+    )
     while True:
         try:
             invocation: Invocation = connection.recv()

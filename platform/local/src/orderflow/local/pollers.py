@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import os
 import random
@@ -41,9 +42,14 @@ from typing import Any
 
 from orderflow.emulator.clock import EmulatorClock
 from orderflow.local.credentials import RENEW_BEFORE_SECONDS, RoleCredentials, RoleSession
-from orderflow.local.environment import INIT_DURATION, Invocation, serve
+from orderflow.local.environment import INIT_DURATION, LOG_STREAM_ENV, Invocation, serve
 from orderflow.local.faults import FaultPlan
-from orderflow.local.functions import FAKE_CREDENTIALS, FunctionSpec, lambda_environment
+from orderflow.local.functions import (
+    FAKE_CREDENTIALS,
+    FunctionSpec,
+    lambda_environment,
+    log_group_name,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -145,6 +151,120 @@ def failed_message_ids(
     return failed
 
 
+class FunctionLogs:
+    """What Lambda writes to the function's log group, with the function's execution role.
+
+    Lambda creates a log stream per execution environment and sends each invocation's
+    platform lines (``START``, ``END``, ``REPORT``) to it, with the execution role's
+    ``logs:CreateLogStream`` and ``logs:PutLogEvents`` ("Sending Lambda function logs to
+    CloudWatch Logs", https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html);
+    without them the logs are lost and the function runs on. The handler's own output stays in
+    the run's ``<service>.log``.
+    """
+
+    def __init__(self, logs: Any, group: str) -> None:
+        self._logs = logs
+        self.group = group
+
+    def create_stream(self, stream: str) -> None:
+        self._call("create_log_stream", logGroupName=self.group, logStreamName=stream)
+
+    def invocation(
+        self,
+        stream: str,
+        request_id: str,
+        *,
+        started: float,
+        ended: float,
+        memory_mb: int,
+        init_duration_ms: float | None,
+    ) -> None:
+        duration = (ended - started) * 1000
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {memory_mb} MB"
+        )
+        if init_duration_ms is not None:
+            report += f"\tInit Duration: {init_duration_ms:.2f} ms"
+        lines = [
+            (started, f"START RequestId: {request_id} Version: $LATEST"),
+            (ended, f"END RequestId: {request_id}"),
+            (ended, report),
+        ]
+        self._call(
+            "put_log_events",
+            logGroupName=self.group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(t * 1000), "message": m} for t, m in lines],
+        )
+
+    def _call(self, operation: str, **parameters: Any) -> None:
+        try:
+            getattr(self._logs, operation)(**parameters)
+        except Exception as error:  # noqa: BLE001  (lost logs never fail an invocation)
+            LOGGER.warning("%s %s: %s", self.group, operation, error)
+
+
+TELEMETRY_SECONDS = 60
+"""How often the X-Ray daemon reports its telemetry (emulated seconds)."""
+
+
+class XRayTelemetry:
+    """The function's X-Ray daemon: the emulator's, signing with the function's role, and
+    reporting what it uploaded with PutTelemetryRecords, as the X-Ray daemon does."""
+
+    def __init__(self, xray: Any, resource_arn: str, interval_real: float) -> None:
+        from orderflow.emulator.xray_daemon import XRayDaemon  # noqa: PLC0415
+
+        self._xray = xray
+        self._resource_arn = resource_arn
+        self._interval = interval_real
+        self._daemon = XRayDaemon(xray)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="xray-telemetry", daemon=True)
+        self._reported = (0, 0)
+
+    @property
+    def address(self) -> str:
+        return self._daemon.address
+
+    def start(self) -> XRayTelemetry:
+        self._daemon.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._daemon.stop()
+        self.report()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.report()
+
+    def report(self) -> None:
+        """One telemetry record: the segments uploaded and rejected since the last one."""
+        uploaded, rejected = self._daemon.uploaded, self._daemon.rejected
+        sent, refused = uploaded - self._reported[0], rejected - self._reported[1]
+        self._reported = (uploaded, rejected)
+        try:
+            self._xray.put_telemetry_records(
+                TelemetryRecords=[
+                    {
+                        "Timestamp": time.time(),
+                        "SegmentsReceivedCount": sent + refused,
+                        "SegmentsSentCount": sent,
+                        "SegmentsSpilloverCount": 0,
+                        "SegmentsRejectedCount": refused,
+                    }
+                ],
+                ResourceARN=self._resource_arn,
+            )
+        except Exception as error:  # noqa: BLE001  (telemetry never stops the function)
+            LOGGER.warning("X-Ray telemetry: %s", error)
+
+
 Credentials = Callable[..., RoleCredentials]
 """The role session an environment starts with: ``credentials(valid_for=seconds)``."""
 
@@ -165,8 +285,13 @@ class ExecutionEnvironment:
         faults_dir: str,
         *,
         credentials: Credentials | None = None,
+        logs: FunctionLogs | None = None,
     ) -> None:
         self._context = context
+        self._logs = logs
+        self.log_stream = ""
+        """The running environment's log stream (Lambda's ``AWS_LAMBDA_LOG_STREAM_NAME``)."""
+        self._reported_init = False
         self._spec = spec
         self._plan_json = plan_json
         self._faults_dir = faults_dir
@@ -213,6 +338,10 @@ class ExecutionEnvironment:
             raise EnvironmentInitError(f"{self._spec.function_name}: {hello['init_error']}")
         self._process, self._connection = process, parent
         self.init_duration_ms = hello.get(INIT_DURATION)
+        self.log_stream = str(hello.get(LOG_STREAM_ENV, ""))
+        self._reported_init = False
+        if self._logs is not None:
+            self._logs.create_stream(self.log_stream)
         LOGGER.info(
             "%s: environment %s ready; Init Duration: %s ms",
             self._spec.function_name,
@@ -225,9 +354,25 @@ class ExecutionEnvironment:
         if not self.warm or self._expiring(timeout_real):
             self.close()
             self._start(timeout_real)
-        deadline = time.time() + timeout_real
-        self._connection.send(Invocation(str(uuid.uuid4()), event, deadline))
-        if not self._connection.poll(max(0.0, deadline - time.time())):
+        request_id = str(uuid.uuid4())
+        started = time.time()
+        outcome = self._run(Invocation(request_id, event, started + timeout_real), timeout_real)
+        if self._logs is not None and self.log_stream:
+            init = None if self._reported_init else self.init_duration_ms
+            self._reported_init = True
+            self._logs.invocation(
+                self.log_stream,
+                request_id,
+                started=started,
+                ended=time.time(),
+                memory_mb=self._spec.memory_mb,
+                init_duration_ms=init,
+            )
+        return outcome
+
+    def _run(self, invocation: Invocation, timeout_real: float) -> tuple[str, Any]:
+        self._connection.send(invocation)
+        if not self._connection.poll(max(0.0, invocation.deadline - time.time())):
             self.close(kill=True)
             return TIMEOUT, f"Task timed out after {timeout_real:.2f} real seconds"
         try:
@@ -448,8 +593,15 @@ def run_worker(
     concurrency_ceiling: int | None,
     xray_daemon_address: str | None = None,
 ) -> None:
-    """Run the function's event source mapping until SIGTERM or the parent goes away."""
-    os.environ.update(lambda_environment(spec, endpoint_url, xray_daemon_address))
+    """Run the function's event source mapping until SIGTERM or the parent goes away.
+
+    With a role, the worker also plays Lambda's built-in X-Ray daemon for the function (when
+    its tracing is Active and a daemon address is given): segments are uploaded, and telemetry
+    reported every emulated minute, with the function's role, as the daemon inside Lambda does
+    (https://docs.aws.amazon.com/xray/latest/devguide/xray-daemon.html; the execution role
+    needs xray:PutTraceSegments and xray:PutTelemetryRecords,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html).
+    """
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
@@ -467,6 +619,15 @@ def run_worker(
     )
     injector_sqs = admin.client("sqs", endpoint_url=endpoint_url, config=config)
     role = function_role(spec, admin.client("sts", endpoint_url=endpoint_url))
+    daemon: XRayTelemetry | None = None
+    if role is not None and spec.tracing_active and xray_daemon_address:
+        daemon = XRayTelemetry(
+            role.client("xray", endpoint_url=endpoint_url, region_name=spec.region),
+            spec.function_arn,
+            clock.real(TELEMETRY_SECONDS),
+        ).start()
+        xray_daemon_address = daemon.address
+    os.environ.update(lambda_environment(spec, endpoint_url, xray_daemon_address))
     sqs = (
         role.client("sqs", endpoint_url=endpoint_url, region_name=spec.region, config=config)
         if role is not None
@@ -476,6 +637,14 @@ def run_worker(
         QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
     )["Attributes"].get("VisibilityTimeout")
     timeout_real = invocation_timeout(spec, clock, int(visibility) if visibility else None)
+    logs = (
+        FunctionLogs(
+            role.client("logs", endpoint_url=endpoint_url, region_name=spec.region),
+            log_group_name(spec),
+        )
+        if role is not None
+        else None
+    )
     events = os.fdopen(events_fd, "w", buffering=1) if events_fd is not None else None
     lock = threading.Lock()
 
@@ -499,6 +668,7 @@ def run_worker(
                 plan.to_json(),
                 str(faults_dir),
                 credentials=role.current if role is not None else None,
+                logs=logs,
             ),
             report=report,
             stop=stop,
@@ -523,6 +693,8 @@ def run_worker(
     grace = timeout_real + MAX_REAL_POLL_SECONDS + 2
     for thread in threads:
         thread.join(timeout=grace)
+    if daemon is not None:
+        daemon.stop()
     if events is not None:
         events.close()
 

@@ -82,6 +82,10 @@ class RuntimeOptions:
     root: Path | None = None
     gateway: str = "simulated"
     """payment's card provider: the simulated gateway, or Stripe played by localstripe."""
+    iam: str | None = None
+    """IAM in the embedded AWS: ``record`` (every role session's request is decided and
+    recorded, nothing denied), ``enforce`` (denied as AWS would deny it), ``off``; None: what
+    ``ORDERFLOW_IAM`` says, else off. Functions always run with their own roles."""
 
 
 @dataclass(frozen=True)
@@ -329,7 +333,10 @@ class LocalRuntime:
         self.run_dir = self.options.state_dir.resolve() / "run"
         self.faults_dir = self.run_dir / "faults"
         self.fixes = FixSwitch(self.faults_dir / FIXES)
-        self.aws = EmbeddedAws(emulator_clock=self.clock, log_path=self.run_dir / "aws.log")
+        # Only an IAM mode that was asked for is passed on, so an embedded AWS without IAM
+        # enforcement still starts (ORDERFLOW_IAM reaches its process either way).
+        iam: dict[str, Any] = {"iam": self.options.iam} if self.options.iam else {}
+        self.aws = EmbeddedAws(emulator_clock=self.clock, log_path=self.run_dir / "aws.log", **iam)
         self.workers: dict[str, FunctionWorker] = {}
         self.stacks: dict[str, DeployedStack] = {}
         self.resources: LocalResources | None = None
@@ -476,6 +483,13 @@ class LocalRuntime:
         pager_arn = sqs.get_queue_attributes(QueueUrl=pager_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+        # As every SNS-to-SQS subscription on AWS: the queue's policy lets the topic deliver
+        # ("Subscribing an Amazon SQS queue to an Amazon SNS topic", step 2:
+        # https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html).
+        sqs.set_queue_attributes(
+            QueueUrl=pager_url,
+            Attributes={"Policy": topic_delivery_policy(pager_arn, platform["PagingTopicArn"])},
+        )
         sns.subscribe(
             TopicArn=platform["PagingTopicArn"],
             Protocol="sqs",
@@ -614,6 +628,25 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def topic_delivery_policy(queue_arn: str, topic_arn: str) -> str:
+    """A queue policy that lets ``topic_arn`` (and only it) deliver to the queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TopicDelivers",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
 
 
 def _running(pid: int) -> bool:
