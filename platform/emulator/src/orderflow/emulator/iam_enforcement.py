@@ -51,8 +51,9 @@ action`` (or ``with an explicit deny in an identity-based policy``).
 
 Deliberate deviations (documented in the README): signatures and session expiry are not
 checked; ``aws:SecureTransport`` is ``true`` (the emulator's local HTTP endpoint stands in for
-AWS's TLS endpoints); KMS key policies and the KMS permissions of encrypted topics and queues are
-not evaluated; role trust policies are not evaluated at AssumeRole.
+AWS's TLS endpoints); a role session's use of a topic's customer managed key is decided by
+its identity policies only (key policies are evaluated for alarm actions), KMS for encrypted
+queues is not evaluated; role trust policies are not evaluated at AssumeRole.
 """
 
 from __future__ import annotations
