@@ -82,7 +82,7 @@ iam_option = click.option(
     default=None,
     help="IAM in the embedded AWS: enforce (a request the caller's role does not allow is "
     "denied as AWS denies it), record (decided and recorded, never denied) or off. Default: "
-    "$ORDERFLOW_IAM, else off. Functions run with their own roles either way.",
+    "$ORDERFLOW_IAM, else enforce. Functions run with their own roles either way.",
 )
 """``up`` and ``demo`` alike: how the embedded AWS treats the roles' requests."""
 
@@ -176,7 +176,7 @@ def up(
 def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
     title = f"orderflow {runtime.options.stage} (clock x{runtime.clock.factor:g})"
     denials = DenialWatch(runtime.aws.inspect)
-    label = "iam (recording only)" if runtime.options.iam == "record" else "iam"
+    label = "iam (recording only)" if runtime.iam == "record" else "iam"
     if not live:
         while not stop.wait(STATUS_SECONDS):
             _check_workers(runtime)

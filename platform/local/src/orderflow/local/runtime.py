@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from orderflow import naming
 from orderflow.emulator.clock import EmulatorClock
-from orderflow.emulator.server import EmbeddedAws
+from orderflow.emulator.server import IAM_ENV, EmbeddedAws
 from orderflow.local.faults import FIXES, FaultPlan, FixSwitch, publish_malformed
 from orderflow.local.functions import (
     FAKE_CREDENTIALS,
@@ -56,6 +56,8 @@ ENVIRONMENTS_PER_CPU = 2
 PAGER_QUEUE = "pager-inbox"
 SENDER_ADDRESS = "orders@orderflow.local"
 WORKER_STOP_SECONDS = 15.0
+DEFAULT_IAM = "enforce"
+"""Every local run enforces the roles as AWS does, unless asked otherwise."""
 
 Progress = Callable[[str], None]
 
@@ -83,9 +85,10 @@ class RuntimeOptions:
     gateway: str = "simulated"
     """payment's card provider: the simulated gateway, or Stripe played by localstripe."""
     iam: str | None = None
-    """IAM in the embedded AWS: ``record`` (every role session's request is decided and
-    recorded, nothing denied), ``enforce`` (denied as AWS would deny it), ``off``; None: what
-    ``ORDERFLOW_IAM`` says, else off. Functions always run with their own roles."""
+    """IAM in the embedded AWS: ``enforce`` (a role session's request no statement allows is
+    denied as AWS denies it; every decision recorded), ``record`` (decided and recorded, never
+    denied), ``off``; None: what ``ORDERFLOW_IAM`` says, else ``enforce``. Functions always
+    run with their own roles."""
 
 
 @dataclass(frozen=True)
@@ -333,10 +336,10 @@ class LocalRuntime:
         self.run_dir = self.options.state_dir.resolve() / "run"
         self.faults_dir = self.run_dir / "faults"
         self.fixes = FixSwitch(self.faults_dir / FIXES)
-        # Only an IAM mode that was asked for is passed on, so an embedded AWS without IAM
-        # enforcement still starts (ORDERFLOW_IAM reaches its process either way).
-        iam: dict[str, Any] = {"iam": self.options.iam} if self.options.iam else {}
-        self.aws = EmbeddedAws(emulator_clock=self.clock, log_path=self.run_dir / "aws.log", **iam)
+        self.iam = self.options.iam or os.environ.get(IAM_ENV) or DEFAULT_IAM
+        self.aws = EmbeddedAws(
+            emulator_clock=self.clock, log_path=self.run_dir / "aws.log", iam=self.iam
+        )
         self.workers: dict[str, FunctionWorker] = {}
         self.stacks: dict[str, DeployedStack] = {}
         self.resources: LocalResources | None = None
