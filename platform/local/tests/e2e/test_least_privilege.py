@@ -8,7 +8,10 @@ and records the statement that allowed each one. The run takes every path the sy
 local stage: orders with cancellations, shipments and refunds, a consumer bug that parks orders
 in a DLQ, the DLQ growth alarm paging and starting the incident workflow, the fix and the
 redrive. Then no request was denied, and every Allow statement of every deployed role allowed
-at least one request, except those listed below with the path that needs them.
+at least one request, except those listed below with the path that needs them. No two
+statements of a role could allow the same request, so each request was allowed by one
+statement alone: without any one statement, a request of this run would be denied and the run
+would fail (the equivalent of dropping each statement in turn, in one run).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ import pytest
 
 from orderflow.contracts import SERVICES, OrderCreated
 from orderflow.local.faults import ConsumerBug, FaultPlan
-from orderflow.local.iam_coverage import allowing_statements, deployed_statements, unexercised
+from orderflow.local.iam_coverage import (
+    allowing_statements,
+    deployed_statements,
+    overlapping,
+    unexercised,
+)
 from orderflow.local.localstripe import on_stripe
 from orderflow.platform.monitoring import IncidentDesk
 
@@ -109,6 +117,9 @@ def test_every_statement_of_every_role_is_needed_and_nothing_is_denied(
     # ... nothing was denied ...
     denied = [d for d in decisions if not d["allowed"]]
     assert denied == [], denied[:5]
+    # ... no two statements of a role could allow one request, so each statement allowed its
+    # requests alone and removing it would deny them ...
+    assert [(a.label, b.label) for a, b in overlapping(statements)] == []
     # ... and every statement allowed something, or is needed on a path named here
     missing = {s.label: s.actions for s in unexercised(statements, decisions)}
     exercised = {s.label: used[s.key] for s in statements if s.key in used}

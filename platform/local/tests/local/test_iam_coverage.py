@@ -13,7 +13,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from orderflow.local.iam_coverage import allowing_statements, deployed_statements, unexercised
+from orderflow.local.iam_coverage import (
+    RoleStatement,
+    allowing_statements,
+    deployed_statements,
+    overlapping,
+    unexercised,
+)
 from orderflow.local.stacks import DeployedStack
 
 TRUST = {
@@ -96,4 +102,30 @@ def test_every_statement_of_inline_and_managed_policies_and_the_ones_no_request_
     assert [s.label for s in unexercised(statements, decisions)] == [
         "payment/FunctionRole/payment#1 (PublishOutcomes)",
         "payment/FunctionRole/logs#0",
+    ]
+
+
+def statement(sid: str, actions: tuple[str, ...], resources: tuple[str, ...]) -> RoleStatement:
+    return RoleStatement(
+        "payment", "FunctionRole", "role", "payment", 0, sid, "Allow", actions, resources
+    )
+
+
+def test_statements_overlap_when_one_request_could_be_allowed_by_both() -> None:
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/payments"
+    other = "arn:aws:dynamodb:us-east-1:123456789012:table/idempotency"
+    queues = "arn:aws:sqs:us-east-1:123456789012:orderflow-local-*"
+    dlqs = "arn:aws:sqs:us-east-1:123456789012:orderflow-local-*-dlq"
+    read = statement("Read", ("dynamodb:GetItem",), (table,))
+    read_other = statement("ReadOther", ("dynamodb:GetItem",), (other,))
+    write = statement("Write", ("dynamodb:PutItem",), (table,))
+    everything = statement("Everything", ("dynamodb:*",), ("*",))
+    send = statement("Send", ("sqs:SendMessage",), (queues,))
+    receive = statement("Receive", ("sqs:ReceiveMessage",), (dlqs,))
+    send_dlq = statement("SendDlq", ("sqs:sendmessage",), (dlqs,))
+
+    assert overlapping([read, read_other, write, send, receive]) == []
+    assert [(a.sid, b.sid) for a, b in overlapping([read, everything, send, send_dlq])] == [
+        ("Read", "Everything"),
+        ("Send", "SendDlq"),
     ]

@@ -12,6 +12,8 @@ the role grants more than the system uses.
 from __future__ import annotations
 
 import ast
+import fnmatch
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ class RoleStatement:
     sid: str | None
     effect: str
     actions: tuple[str, ...]
+    resources: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -76,6 +79,7 @@ def _statements(
     statements = [s for s in _as_list(document.get("Statement", [])) if isinstance(s, Mapping)]
     for index, statement in enumerate(statements):
         actions = _as_list(statement.get("Action", statement.get("NotAction", [])))
+        resources = _as_list(statement.get("Resource", statement.get("NotResource", [])))
         found.append(
             RoleStatement(
                 stack=stack,
@@ -86,6 +90,7 @@ def _statements(
                 sid=statement.get("Sid"),
                 effect=str(statement.get("Effect", "")),
                 actions=tuple(str(a) for a in actions),
+                resources=tuple(str(r) for r in resources),
             )
         )
     return found
@@ -128,3 +133,29 @@ def unexercised(
     """The Allow statements that allowed no decision of the run."""
     used = allowing_statements(decisions)
     return [s for s in statements if s.effect == "Allow" and s.key not in used]
+
+
+def _covers(pattern: str, value: str) -> bool:
+    """Whether an IAM pattern (``*``, ``?``) matches a value, or the two patterns can meet."""
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower()) or fnmatch.fnmatchcase(
+        pattern.lower(), value.lower()
+    )
+
+
+def overlapping(statements: Iterable[RoleStatement]) -> list[tuple[RoleStatement, RoleStatement]]:
+    """Pairs of Allow statements of one role that could allow the same action on one resource.
+
+    Without such a pair every request is allowed by exactly one statement, so removing a
+    statement denies every request it allowed: a statement that allowed some request of a run
+    is needed by that run.
+    """
+    allows = [s for s in statements if s.effect == "Allow"]
+    pairs = []
+    for first, second in itertools.combinations(allows, 2):
+        if first.role_name != second.role_name:
+            continue
+        actions = any(_covers(a, b) for a in first.actions for b in second.actions)
+        resources = any(_covers(a, b) for a in first.resources for b in second.resources)
+        if actions and resources:
+            pairs.append((first, second))
+    return pairs
