@@ -29,6 +29,7 @@ from orderflow.local.iam_coverage import (
     deployed_statements,
     overlapping,
     unexercised,
+    unused_actions,
 )
 from orderflow.local.localstripe import on_stripe
 from orderflow.platform.monitoring import IncidentDesk
@@ -52,6 +53,46 @@ NEEDED_ELSEWHERE: dict[str, str] = {
 Not deployed on this run, so not listed: payment's ``stripe-api-key`` policy (Gateway=stripe
 only; ``test_the_stripe_key_statement_is_needed_on_stripe`` runs that path).
 """
+
+
+_NO_LAMBDA_USE = (
+    "neither Lambda's SQS poller, which needs sqs:ReceiveMessage, sqs:DeleteMessage and "
+    "sqs:GetQueueAttributes (https://docs.aws.amazon.com/lambda/latest/dg/"
+    "services-sqs-configure.html#events-sqs-permissions), nor the service's code calls it: "
+    "a candidate to drop from the template"
+)
+_POWERTOOLS_IDEMPOTENCY = (
+    "Powertools' idempotency utility needs GetItem, PutItem, UpdateItem and DeleteItem on its "
+    "table (https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/"
+    "#iam-permissions); this run's records never read back or deleted an idempotency record"
+)
+ACTIONS_NOT_SEEN: dict[tuple[str, str], str] = {
+    ("payment/FunctionRole/payment#2 (PollOwnQueue)", "sqs:ChangeMessageVisibility"): (
+        _NO_LAMBDA_USE
+    ),
+    ("inventory/InventoryFunctionRole/inventory#2 (ConsumeQueue)", "sqs:ChangeMessageVisibility"): (
+        _NO_LAMBDA_USE
+    ),
+    ("analytics/FunctionRole/analytics#2 (PollOwnQueue)", "sqs:ChangeMessageVisibility"): (
+        _NO_LAMBDA_USE
+    ),
+    ("inventory/InventoryFunctionRole/inventory#3 (StockLedger)", "dynamodb:GetItem"): (
+        "the stock ledger reads with BatchGetItem and Query on this run; GetItem is not called"
+    ),
+    ("payment/FunctionRole/payment#6 (RememberChargesAndRefunds)", "dynamodb:GetItem"): (
+        _POWERTOOLS_IDEMPOTENCY
+    ),
+    ("payment/FunctionRole/payment#6 (RememberChargesAndRefunds)", "dynamodb:DeleteItem"): (
+        _POWERTOOLS_IDEMPOTENCY
+    ),
+    ("notifications/FunctionRole/notifications#3 (OwnIdempotencyTable)", "dynamodb:GetItem"): (
+        _POWERTOOLS_IDEMPOTENCY
+    ),
+    ("notifications/FunctionRole/notifications#3 (OwnIdempotencyTable)", "dynamodb:DeleteItem"): (
+        _POWERTOOLS_IDEMPOTENCY
+    ),
+}
+"""Actions of exercised statements no request of this run needed ((label, action) -> why)."""
 
 
 def _waiting(desk: IncidentDesk) -> dict[str, Any] | None:
@@ -124,6 +165,13 @@ def test_every_statement_of_every_role_is_needed_and_nothing_is_denied(
     missing = {s.label: s.actions for s in unexercised(statements, decisions)}
     exercised = {s.label: used[s.key] for s in statements if s.key in used}
     assert set(missing) == set(NEEDED_ELSEWHERE), (missing, exercised)
+    # ... and each action of an exercised statement allowed something, or is named here
+    idle = {
+        (label, a)
+        for label, actions in unused_actions(statements, decisions).items()
+        for a in actions
+    }
+    assert idle <= set(ACTIONS_NOT_SEEN), sorted(idle - set(ACTIONS_NOT_SEEN))
 
 
 def test_the_stripe_key_statement_is_needed_on_stripe(local_run: Callable[..., LocalRun]) -> None:

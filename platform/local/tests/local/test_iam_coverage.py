@@ -19,6 +19,7 @@ from orderflow.local.iam_coverage import (
     deployed_statements,
     overlapping,
     unexercised,
+    unused_actions,
 )
 from orderflow.local.stacks import DeployedStack
 
@@ -129,3 +130,26 @@ def test_statements_overlap_when_one_request_could_be_allowed_by_both() -> None:
         ("Read", "Everything"),
         ("Send", "SendDlq"),
     ]
+
+
+def test_the_actions_a_statement_lists_but_never_allowed() -> None:
+    queue = "arn:aws:sqs:us-east-1:123456789012:orderflow-local-payment"
+    poll = RoleStatement(
+        "payment",
+        "FunctionRole",
+        "role",
+        "payment",
+        0,
+        "PollOwnQueue",
+        "Allow",
+        ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"),
+        (queue,),
+    )
+    decisions = [
+        {**decision("role", "payment", 0), "action": "sqs:ReceiveMessage"},
+        {**decision("role", "payment", 0), "action": "sqs:DeleteMessage"},
+    ]
+
+    assert unused_actions([poll], decisions) == {
+        "payment/FunctionRole/payment#0 (PollOwnQueue)": ("sqs:ChangeMessageVisibility",)
+    }

@@ -159,3 +159,25 @@ def overlapping(statements: Iterable[RoleStatement]) -> list[tuple[RoleStatement
         if actions and resources:
             pairs.append((first, second))
     return pairs
+
+
+def unused_actions(
+    statements: Iterable[RoleStatement], decisions: Iterable[Mapping[str, Any]]
+) -> dict[str, tuple[str, ...]]:
+    """For each Allow statement that allowed something, the actions it lists that it never
+    allowed (label -> actions): what the statement could drop for this run."""
+    allowed: dict[tuple[str, str, int], set[str]] = {}
+    for decision in decisions:
+        statement = decision.get("statement")
+        if not decision.get("allowed") or not isinstance(statement, Mapping):
+            continue
+        key = (str(statement["role_name"]), str(statement["policy_name"]), int(statement["index"]))
+        allowed.setdefault(key, set()).add(str(decision.get("action", "")))
+    unused = {}
+    for s in statements:
+        if s.effect != "Allow" or s.key not in allowed:
+            continue
+        idle = tuple(a for a in s.actions if not any(_covers(a, d) for d in allowed[s.key]))
+        if idle:
+            unused[s.label] = idle
+    return unused
