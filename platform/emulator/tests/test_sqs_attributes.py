@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +22,11 @@ from botocore.exceptions import ClientError
 from moto.sqs.models import SQSBackend
 
 from orderflow.emulator import (
-    cfn_no_value,
-    cfn_resources,
-    lambda_public_layers,
-    lambda_sqs_mappings,
     sqs_attributes,
-    stepfunctions_execution,
 )
-from orderflow.local.stacks import deploy_stack, stack_templates
 
 from .conftest import ACCOUNT, REGION
 
-ROOT = Path(__file__).resolve().parents[3]
 SOURCE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
 DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"
 
@@ -230,34 +222,6 @@ def test_a_stack_with_a_misspelt_redrive_allow_policy_fails_to_deploy(
     url = sqs.get_queue_url(QueueName="orders-dlq")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedriveAllowPolicy"])
     assert json.loads(attributes["Attributes"]["RedriveAllowPolicy"]) == correct
-
-
-def test_every_real_stack_deploys_and_the_notifications_dlq_admits_only_its_queue(
-    aws: Callable[[str], Any], installed: Callable[..., None]
-) -> None:
-    # GIVEN the strict attributes and what the local runtime's deployments need
-    installed(
-        sqs_attributes,
-        cfn_no_value,
-        cfn_resources,
-        lambda_public_layers,
-        lambda_sqs_mappings,
-        stepfunctions_execution,
-    )
-    overrides = {"SenderAddress": "orders@orderflow.local", "ManageSenderIdentity": "true"}
-
-    # WHEN the platform stack and every service stack deploy from their templates
-    for template in stack_templates(ROOT):
-        deploy_stack(aws("cloudformation"), aws("s3"), template, stage="local", overrides=overrides)
-
-    # THEN the notifications DLQ admits exactly the notifications queue, as SQS stores it
-    sqs = aws("sqs")
-    dlq = sqs.get_queue_url(QueueName="orderflow-local-notifications-dlq")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
-    assert json.loads(attributes["RedriveAllowPolicy"]) == {
-        "redrivePermission": "byQueue",
-        "sourceQueueArns": [f"arn:aws:sqs:{REGION}:{ACCOUNT}:orderflow-local-notifications"],
-    }
 
 
 def test_uninstalled_moto_is_lenient_again(aws: Callable[[str], Any]) -> None:
