@@ -66,6 +66,26 @@ def _stop_on_sigterm() -> threading.Event:
     return stop
 
 
+max_concurrency_option = click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Ceiling on each function's concurrent environments. Default: the concurrency its "
+    "template gives it (ScalingConfig.MaximumConcurrency), as far as this machine's memory "
+    "holds, and at least 2.",
+)
+"""``up`` and ``demo`` alike: how many environments each function may run at once."""
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE_DIR,
+    show_default=True,
+    help=f"Where {LOCAL_FILE} and the run's logs go.",
+)
+"""``up`` and ``demo`` alike: where the run's state and logs go."""
+
+
 gateway_option = click.option(
     "--gateway",
     type=click.Choice(["simulated", "stripe"]),
@@ -96,21 +116,8 @@ iam_option = click.option(
     help="Run AWS durations (visibility timeouts, alarm periods, function timeouts) this much "
     "faster.",
 )
-@click.option(
-    "--max-concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Ceiling on each function's concurrent environments. Default: the concurrency its "
-    "template gives it (ScalingConfig.MaximumConcurrency), as far as this machine's memory "
-    "holds, and at least 2.",
-)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_STATE_DIR,
-    show_default=True,
-    help=f"Where {LOCAL_FILE} and the run's logs go.",
-)
+@max_concurrency_option
+@state_dir_option
 @gateway_option
 @iam_option
 @common_options
@@ -227,20 +234,8 @@ def _check_workers(runtime: LocalRuntime) -> None:
     help="The consumer whose release cannot handle a dozen orders.",
 )
 @click.option("--seed", type=int, default=DemoOptions.seed, show_default=True)
-@click.option(
-    "--max-concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Ceiling on each function's concurrent environments. Default: the concurrency its "
-    "template gives it (ScalingConfig.MaximumConcurrency), as far as this machine's memory "
-    "holds, and at least 2.",
-)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_STATE_DIR,
-    show_default=True,
-)
+@max_concurrency_option
+@state_dir_option
 @gateway_option
 @iam_option
 @common_options
