@@ -71,7 +71,10 @@ def test_the_dlq_growth_alarm_fires_from_emulated_metrics_and_clears_after_redri
     run.runtime.fixes.deploy("payment")
     sqs = run.client("sqs")
     report = redrive_all(sqs, service_queues(sqs, run.resources.stage, "payment"), poll_seconds=0.5)
-    assert report.moved == 2
+    # The two unlucky orders at least; a record a cold environment had no time left to start
+    # also comes back unstarted and can use up its receives and park (as on SQS): it is moved
+    # too, and the reconciliation below proves every order's effects exactly once.
+    assert report.moved >= 2
     # THEN the alarm returns to OK (and says so on the paging topic), nothing is left behind
     wait_for(lambda: paged("OK"), 120, "the OK page")
     run.settle()
