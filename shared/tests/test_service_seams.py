@@ -110,7 +110,7 @@ def test_the_entry_runs_the_batch_reports_failures_and_registers_the_invocation(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert domain.handled == ["ord-1"]
-    # Built per record through the bootstrap's cache, always over the entry's telemetry.
+    # Built through the bootstrap's cache, over the entry's telemetry.
     assert built
     assert all(telemetry is entry.telemetry for telemetry in built)
     assert once.lambda_context is context

@@ -60,12 +60,15 @@ class LambdaEntry:
     def _process(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
+        built: list[Service] = []
+
         def handle(record: Any) -> object:
-            # Built on the first record (then cached by the bootstrap), inside the shell: a
-            # missing setting fails each record with its name in the failure ledger.
-            domain = self._build(self.telemetry)
-            register_invocation(context)  # stores built just now get this invocation's deadline
-            return domain.handle(record)
+            # Built on the invocation's first record (and cached by the bootstrap), inside the
+            # shell: a missing setting fails each record with its name in the failure ledger.
+            if not built:
+                built.append(self._build(self.telemetry))
+                register_invocation(context)  # stores built just now get this deadline too
+            return built[0].handle(record)
 
         response = self.consumer.process(event, context, handle)
         failed = len(response["batchItemFailures"])
