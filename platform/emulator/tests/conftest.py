@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from orderflow.emulator import clock
+from orderflow.emulator.extension import installed as installed_for
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -36,14 +38,10 @@ def aws() -> Iterator[Callable[[str], Any]]:
 @pytest.fixture
 def installed() -> Iterator[Callable[..., None]]:
     """Install emulator modules for one test; every one is removed afterwards."""
-    done: list[ModuleType] = []
+    with contextlib.ExitStack() as stack:
 
-    def install(*modules: ModuleType) -> None:
-        for module in modules:
-            module.install()
-            done.append(module)
+        def install(*modules: ModuleType) -> None:
+            stack.enter_context(installed_for(*modules))
 
-    yield install
-    for module in reversed(done):
-        module.uninstall()
+        yield install
     clock.set_clock(clock.EmulatorClock())
