@@ -17,6 +17,7 @@ from orderflow.emulator import (
     lambda_sqs_mappings,
     stepfunctions_execution,
 )
+from orderflow.emulator.extension import installed
 
 REGION = "us-east-1"
 
@@ -49,9 +50,6 @@ def embedded(aws: Callable[[str], Any]) -> Iterator[Callable[[str], Any]]:
         lambda_sqs_mappings,
         stepfunctions_execution,
     )
-    for module in modules:
-        module.install()
-    yield aws
-    for module in reversed(modules):
-        module.uninstall()
+    with installed(*modules):
+        yield aws
     clock.set_clock(clock.EmulatorClock())
