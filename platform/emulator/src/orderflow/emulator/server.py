@@ -52,6 +52,7 @@ from orderflow.emulator import (
     iam_enforcement,
     lambda_public_layers,
     lambda_sqs_mappings,
+    request_routing,
     sesv2_templates,
     sfn_callbacks,
     sns_tracing,
@@ -76,6 +77,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 EXTENSIONS: tuple[ModuleType, ...] = (
     clock,
+    request_routing,
     sqs_index,
     sqs_attributes,
     dynamodb_transactions,

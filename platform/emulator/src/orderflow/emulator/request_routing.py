@@ -1,0 +1,61 @@
+"""Routing a request to its service at a flat cost, instead of a directory scan per request.
+
+moto's server (``moto/moto_server/werkzeug_app.py``, ``DomainDispatcherApplication``) picks the
+backend of every request inside one process-wide lock: ``get_backend_for_host`` lists moto's
+package directory (``moto.backends.list_of_moto_modules``: one ``listdir`` and one ``isdir`` per
+entry, some 250 of them) and then tries every backend's URL pattern until one matches. Every
+request of every client pays that, one at a time, so the embedded AWS serves one request's
+routing while all the others wait: in a profile of the local pipeline, threads waiting on that
+lock were the largest single cost of the whole server.
+
+The answer depends only on the host (the service's endpoint name, e.g.
+``sqs.us-east-1.amazonaws.com``) and on moto's installed package, which does not change while the
+process runs; so it is computed once per host and kept. What a request is routed to is unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from orderflow.emulator.extension import Extension, Patch
+
+_MISSING = object()
+
+
+def _cached(get_backend_for_host: Callable[[Any, str | None], Any]) -> Callable[..., Any]:
+    routes: dict[str | None, Any] = {}
+    lock = threading.Lock()
+
+    def cached_backend_for_host(self: Any, host: str | None) -> Any:
+        backend = routes.get(host, _MISSING)
+        if backend is _MISSING:
+            backend = get_backend_for_host(self, host)
+            if backend is not None:
+                # An unknown host is not kept: moto prints its hint every time, as before.
+                with lock:
+                    routes[host] = backend
+        return backend
+
+    return cached_backend_for_host
+
+
+def _patches() -> list[Patch]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    return [Patch(DomainDispatcherApplication, "get_backend_for_host", _cached(original))]
+
+
+_EXTENSION = Extension("request-routing", _patches)
+
+
+def install() -> None:
+    """Route each host once; later requests to the same host reuse the answer."""
+    _EXTENSION.install()
+
+
+def uninstall() -> None:
+    """Back to moto's routing (a directory scan per request)."""
+    _EXTENSION.uninstall()
