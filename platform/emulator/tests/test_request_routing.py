@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from moto import backends
+from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import sqs_backends
 
 from orderflow.emulator import request_routing
 
@@ -76,3 +78,19 @@ def test_without_the_extension_every_request_scans_moto_again(
     for _ in range(5):
         dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com")
     assert scans[0] == 5
+
+
+def test_an_account_backend_is_the_same_object_and_reset_still_empties_it() -> None:
+    plain = sqs_backends["111122223333"]
+    request_routing.install()
+    try:
+        assert sqs_backends["111122223333"] is plain
+        assert sqs_backends["111122223333"]["us-east-1"] is plain["us-east-1"]
+        plain["us-east-1"].create_queue("kept-until-reset")
+        BackendDict.reset()
+        again = sqs_backends["111122223333"]
+        assert again is not plain
+        assert any(registered is sqs_backends for registered in BackendDict._instances)
+        assert again["us-east-1"].list_queues(None) == []
+    finally:
+        request_routing.uninstall()

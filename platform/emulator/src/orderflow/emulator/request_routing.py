@@ -11,6 +11,13 @@ lock were the largest single cost of the whole server.
 The answer depends only on the host (the service's endpoint name, e.g.
 ``sqs.us-east-1.amazonaws.com``) and on moto's installed package, which does not change while the
 process runs; so it is computed once per host and kept. What a request is routed to is unchanged.
+
+Then the request's handler looks its account's backend up (``BackendDict.__getitem__``), and moto
+takes another process-wide lock for that, copies the dict's keys into a list, and compares the
+dict with every registered ``BackendDict`` through a Python ``__eq__``, on every lookup (several
+per request). Once an account's backend exists and its dict is registered, the lookup is a plain
+dict read here; the first lookup, and any after ``BackendDict.reset()`` (which empties every
+registered dict), still go through moto's creating path.
 """
 
 from __future__ import annotations
@@ -41,21 +48,38 @@ def _cached(get_backend_for_host: Callable[[Any, str | None], Any]) -> Callable[
     return cached_backend_for_host
 
 
+def _fast_lookup(getitem: Callable[[Any, str], Any]) -> Callable[..., Any]:
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
+
+    def lookup(self: Any, account_id: str) -> Any:
+        if dict.__contains__(self, account_id) and any(
+            registered is self for registered in BackendDict._instances
+        ):
+            return dict.__getitem__(self, account_id)
+        return getitem(self, account_id)
+
+    return lookup
+
+
 def _patches() -> list[Patch]:
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
 
     original = DomainDispatcherApplication.get_backend_for_host
-    return [Patch(DomainDispatcherApplication, "get_backend_for_host", _cached(original))]
+    return [
+        Patch(DomainDispatcherApplication, "get_backend_for_host", _cached(original)),
+        Patch(BackendDict, "__getitem__", _fast_lookup(BackendDict.__getitem__)),
+    ]
 
 
 _EXTENSION = Extension("request-routing", _patches)
 
 
 def install() -> None:
-    """Route each host once; later requests to the same host reuse the answer."""
+    """Route each host once, and read an existing account backend without moto's lock."""
     _EXTENSION.install()
 
 
 def uninstall() -> None:
-    """Back to moto's routing (a directory scan per request)."""
+    """Back to moto's routing (a directory scan per request) and its locked lookups."""
     _EXTENSION.uninstall()
