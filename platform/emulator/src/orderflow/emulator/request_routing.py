@@ -53,7 +53,8 @@ def _fast_lookup(getitem: Callable[[Any, str], Any]) -> Callable[..., Any]:
 
     def lookup(self: Any, account_id: str) -> Any:
         if dict.__contains__(self, account_id) and any(
-            registered is self for registered in BackendDict._instances
+            registered is self
+            for registered in BackendDict._instances  # type: ignore[misc]
         ):
             return dict.__getitem__(self, account_id)
         return getitem(self, account_id)
