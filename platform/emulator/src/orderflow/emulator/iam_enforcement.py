@@ -1284,6 +1284,34 @@ def role_session(role_arn: str, region: str, session_name: str) -> Any:
         return assumed
 
 
+def role_client(
+    role_arn: str, region: str, service: str, session_name: str = EXECUTION_SESSION_NAME
+) -> Any:
+    """A client of this emulator signing with a session of ``role_arn``: how a service calls
+    AWS as a role (in server mode over HTTP to this server, under ``mock_aws`` in-process)."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+    from moto.core.models import botocore_stubber  # noqa: PLC0415
+    from moto.settings import moto_server_port  # noqa: PLC0415
+
+    assumed = role_session(role_arn, region, session_name)
+    endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+    return boto3.client(  # type: ignore[call-overload]
+        service_name=service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=assumed.access_key_id,
+        aws_secret_access_key=assumed.secret_access_key,
+        aws_session_token=assumed.session_token,
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=60,
+            read_timeout=60,
+        ),
+    )
+
+
 def _as_execution_role(boto_client_for: Callable[..., Any]) -> Callable[..., Any]:
     """moto's interpreter client factory, signing with a session of the execution's role.
 
@@ -1295,30 +1323,10 @@ def _as_execution_role(boto_client_for: Callable[..., Any]) -> Callable[..., Any
 
     @functools.wraps(boto_client_for)
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-        from moto.core.models import botocore_stubber  # noqa: PLC0415
-        from moto.settings import moto_server_port  # noqa: PLC0415
-
         role_arn = getattr(state_credentials, "role_arn", None)
         if not role_arn:
             return boto_client_for(region, service, state_credentials)
-        assumed = role_session(str(role_arn), region, EXECUTION_SESSION_NAME)
-        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
-        return boto3.client(  # type: ignore[call-overload]
-            service_name=service,
-            endpoint_url=endpoint,
-            region_name=region,
-            aws_access_key_id=assumed.access_key_id,
-            aws_secret_access_key=assumed.secret_access_key,
-            aws_session_token=assumed.session_token,
-            config=Config(
-                parameter_validation=False,
-                retries={"max_attempts": 0, "total_max_attempts": 1},
-                connect_timeout=60,
-                read_timeout=60,
-            ),
-        )
+        return role_client(str(role_arn), region, service)
 
     return client_for
 
@@ -1426,5 +1434,6 @@ __all__ = [
     "evaluate",
     "install",
     "installed",
+    "role_client",
     "uninstall",
 ]

@@ -55,6 +55,7 @@ from orderflow.emulator import (
     request_routing,
     sesv2_templates,
     sfn_callbacks,
+    sfn_tracing,
     sns_tracing,
     sqs_attributes,
     sqs_index,
@@ -62,6 +63,7 @@ from orderflow.emulator import (
     sqs_move_tasks,
     stepfunctions_execution,
     xray_queries,
+    xray_sampling,
 )
 from orderflow.emulator.clock import EmulatorClock
 
@@ -93,9 +95,11 @@ EXTENSIONS: tuple[ModuleType, ...] = (
     eventbridge_targets,
     stepfunctions_execution,
     sfn_callbacks,
+    sfn_tracing,
     sesv2_templates,
     sns_tracing,
     xray_queries,
+    xray_sampling,
 )
 """Every behaviour the embedded AWS adds to moto, installed in this order."""
 

@@ -9,7 +9,9 @@ serves.
 
 CloudFormation's AWS::StepFunctions::StateMachine takes the definition as ``DefinitionString``,
 as an object in ``Definition``, or from ``DefinitionS3Location``, with ``${name}`` placeholders
-replaced from ``DefinitionSubstitutions`` (moto reads ``DefinitionString`` only).
+replaced from ``DefinitionSubstitutions`` (moto reads ``DefinitionString`` only), and with its
+``TracingConfiguration`` (which moto drops; ``sfn_tracing`` sends a traced machine's X-Ray
+traces).
 
 A Wait state's ``Seconds`` / ``SecondsPath`` is a duration AWS defines, so it runs on the
 emulator clock like every other one (a visibility timeout, a metric period): a workflow that
@@ -66,6 +68,16 @@ def definition_text(properties: Mapping[str, Any], account_id: str, region_name:
     return re.sub(r"\$\{([^}]+)\}", lambda m: substitutions.get(m.group(1), m.group(0)), text)
 
 
+def tracing_configuration(properties: Mapping[str, Any]) -> dict[str, bool] | None:
+    """The API's ``tracingConfiguration`` of a resource's ``TracingConfiguration`` (``None``
+    when the template sets none)."""
+    tracing = properties.get("TracingConfiguration")
+    if not isinstance(tracing, Mapping):
+        return None
+    enabled = tracing.get("Enabled", False)
+    return {"enabled": enabled is True or str(enabled).lower() == "true"}
+
+
 def _patches() -> list[Patch]:
     from moto.core.config import default_user_config  # noqa: PLC0415
     from moto.stepfunctions.models import StateMachine  # noqa: PLC0415
@@ -95,6 +107,7 @@ def _patches() -> list[Patch]:
             definition_text(properties, account_id, region_name),
             properties.get("RoleArn", ""),
             tags=tags,
+            tracingConfiguration=tracing_configuration(properties),
         )
 
     def delete_from_cloudformation_json(
@@ -134,7 +147,10 @@ def _patches() -> list[Patch]:
         except DefinitionError:
             definition = None
         machine = backend.update_state_machine(
-            original_resource.arn, definition=definition, role_arn=properties.get("RoleArn")
+            original_resource.arn,
+            definition=definition,
+            role_arn=properties.get("RoleArn"),
+            tracing_configuration=tracing_configuration(properties) or {"enabled": False},
         )
         backend.tagger.tag_resource(machine.arn, cfn_to_api_tags(properties.get("Tags", [])))
         return machine
