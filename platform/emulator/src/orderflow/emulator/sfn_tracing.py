@@ -76,7 +76,7 @@ REPORT_SECONDS = 10
 
 
 @dataclass
-class _Rule:
+class SamplingRule:
     """One sampling rule as the sampler uses it, with the decisions it made since its report."""
 
     name: str
@@ -122,8 +122,8 @@ class _Rule:
         return False
 
 
-def _local_default() -> _Rule:
-    return _Rule("Default", 10000, DEFAULT_RESERVOIR, DEFAULT_FIXED_RATE, {})
+def _local_default() -> SamplingRule:
+    return SamplingRule("Default", 10000, DEFAULT_RESERVOIR, DEFAULT_FIXED_RATE, {})
 
 
 @dataclass
@@ -131,8 +131,8 @@ class _Sampler:
     """The sampling state of one state machine (one X-Ray client, one ``ClientID``)."""
 
     client_id: str = field(default_factory=lambda: secrets.token_hex(12))
-    rules: list[_Rule] = field(default_factory=list)
-    local_default: _Rule = field(default_factory=_local_default)
+    rules: list[SamplingRule] = field(default_factory=list)
+    local_default: SamplingRule = field(default_factory=_local_default)
     rules_until: float = 0.0
     report_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,9 +201,9 @@ class _Sampler:
 _MATCHED = ("ServiceName", "ServiceType", "ResourceARN", "Host", "HTTPMethod", "URLPath")
 
 
-def _rule(spec: Mapping[str, Any], known: Mapping[str, _Rule]) -> _Rule:
+def _rule(spec: Mapping[str, Any], known: Mapping[str, SamplingRule]) -> SamplingRule:
     """A rule from GetSamplingRules, keeping the quota and counts it had if it is not new."""
-    rule = _Rule(
+    rule = SamplingRule(
         name=str(spec["RuleName"]),
         priority=int(spec["Priority"]),
         reservoir=int(spec["ReservoirSize"]),
