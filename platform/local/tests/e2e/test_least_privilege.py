@@ -41,13 +41,7 @@ pytestmark = pytest.mark.e2e
 IAM_MODE = "enforce"
 """The embedded AWS denies what a role does not allow, as AWS does (the run must still pass)."""
 
-NEEDED_ELSEWHERE: dict[str, str] = {
-    "platform/MonitoringRole/dlq-incident#6 (SendTraces)": (
-        "Step Functions sends a traced state machine's segments and sampling calls with its "
-        "role (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html); "
-        "the embedded AWS's Step Functions interpreter records no X-Ray traces"
-    ),
-}
+NEEDED_ELSEWHERE: dict[str, str] = {}
 """Statements this run cannot show allowing a request (label -> why, and which path needs it).
 
 Not deployed on this run, so not listed: payment's ``stripe-api-key`` policy (Gateway=stripe
