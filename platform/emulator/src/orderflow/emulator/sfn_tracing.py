@@ -17,7 +17,8 @@ moto's interpreter sends no trace. Here the emulated Step Functions does what an
 daemon do, with a session of the state machine's role (``iam_enforcement.role_client``, the
 client the workflow's tasks call AWS with, so IAM enforcement decides each call as that role):
 
-* When an execution starts it is sampled ("Using sampling rules with the X-Ray API",
+* When an execution starts (on its own thread, before its first state, so that it is listed
+  RUNNING meanwhile) it is sampled ("Using sampling rules with the X-Ray API",
   https://docs.aws.amazon.com/xray/latest/devguide/xray-api-sampling.html): the rules from
   GetSamplingRules (fetched again after five minutes), in ascending priority; a rule matches on
   ``ServiceName`` (the machine's name), ``ServiceType`` (``AWS::StepFunctions::StateMachine``)
@@ -392,16 +393,20 @@ def send_trace(execution: Any, trace: _Trace, succeeded: bool) -> None:
 # --- where moto is hooked ---------------------------------------------------------------------
 
 
-def _sampling_at_start(start: Callable[[Any], None]) -> Callable[[Any], None]:
-    @functools.wraps(start)
-    def start_traced(execution: Any) -> None:
-        trace = trace_of(execution)
-        if trace is not None:
-            with _LOCK:
-                _TRACES[str(execution.exec_arn)] = trace
-        start(execution)
+def _sampling_at_start(logic: Callable[[Any], None]) -> Callable[[Any], None]:
+    # On the execution's own thread, before its first state: the execution is listed RUNNING
+    # while the sampling calls are made, and a StopExecution meanwhile is not lost.
+    @functools.wraps(logic)
+    def execution_logic(worker: Any) -> None:
+        execution = getattr(worker._execution_communication, "execution", None)
+        if execution is not None:
+            trace = trace_of(execution)
+            if trace is not None:
+                with _LOCK:
+                    _TRACES[str(execution.exec_arn)] = trace
+        logic(worker)
 
-    return start_traced
+    return execution_logic
 
 
 def _tracing_at_end(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -429,11 +434,17 @@ def _tracing_at_end(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
 def _patches() -> list[Patch]:
     from moto.stepfunctions.parser.backend.execution import (  # noqa: PLC0415
         BaseExecutionWorkerCommunication,
-        Execution,
+    )
+    from moto.stepfunctions.parser.backend.execution_worker import (  # noqa: PLC0415
+        ExecutionWorker,
     )
 
     return [
-        Patch(Execution, "start", _sampling_at_start(Execution.start)),
+        Patch(
+            ExecutionWorker,
+            "_execution_logic",
+            _sampling_at_start(ExecutionWorker._execution_logic),
+        ),
         Patch(
             BaseExecutionWorkerCommunication,
             "terminated",
