@@ -9,7 +9,9 @@ Behaviours, from the SQS Developer Guide: "Amazon SQS visibility timeout"
 "Using the message group ID"
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagegroupid-property.html),
 "Using dead-letter queues"
-(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html);
+the API reference for ReceiveMessage
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, sqs_backends
 
 from orderflow.emulator import clock, sqs_index, sqs_metrics, sqs_move_tasks
@@ -248,3 +251,40 @@ def test_messages_received_and_deleted_are_not_kept_for_the_life_of_the_process(
         for message in sqs.receive_message(QueueUrl=url)["Messages"]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     assert len(Message.instances_tracked) == kept_before  # type: ignore[attr-defined]
+
+
+def test_each_receive_gets_a_new_receipt_handle_and_moto_seeding_still_repeats_them(
+    sqs: Any,
+) -> None:
+    """A handle belongs to one receive (SQS API reference, ReceiveMessage: ReceiptHandle)."""
+    url = sqs.create_queue(QueueName="orders", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    handles = []
+    for seed in (7, 8, 7):
+        mock_random.seed(seed)
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+        handles.append(message["ReceiptHandle"])
+    # THEN every receive had its own handle, moto's kind (185 lowercase letters), and the
+    # same seed gave the same handle, as moto's seeding promises
+    assert handles[0] != handles[1]
+    assert handles[0] == handles[2]
+    assert all(len(h) == 185 and h.isascii() and h.isalpha() and h.islower() for h in handles)
+    # AND the latest handle deletes the message
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handles[2])
+    assert _counts(sqs, url) == (0, 0, 0)
+
+
+def test_a_receive_filters_attributes_on_its_own_copy_of_the_message(sqs: Any) -> None:
+    """ReceiveMessage returns the MessageAttributeNames asked for; the message keeps them all."""
+    url = sqs.create_queue(QueueName="orders", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    attributes = {
+        "kind": {"DataType": "String", "StringValue": "order"},
+        "tenant": {"DataType": "String", "StringValue": "eu"},
+    }
+    sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes=attributes)
+    (none,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    (some,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["kind"])["Messages"]
+    (every,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert "MessageAttributes" not in none
+    assert some["MessageAttributes"] == {"kind": attributes["kind"]}
+    assert every["MessageAttributes"] == attributes

@@ -16,6 +16,13 @@ still reads and writes like one, so moto's own code and the other extensions kee
 * every receipt handle a stored message ever had -> that message (moto accepts old handles);
 * FIFO messages by deduplication id.
 
+Per message, moto also draws each of a receipt handle's 185 letters with its own
+``random.choice`` call, reads the time through two datetimes, and deep-copies each message it
+returns through the generic reduce-and-rebuild; here a handle of the same kind comes from one
+``randbytes`` call of moto's seedable random, the time from ``time.time``, and the copy shares
+the message's immutable values and deep-copies the rest. None of it grew with the queue, but it
+was close to half of what moto's receive itself cost.
+
 Messages are no longer kept in moto's list of every model instance (its ``/moto-api/data.json``
 listing): moto keeps every message ever sent there, and a copy for each receive.
 
@@ -35,10 +42,12 @@ https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-v
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 import heapq
 import itertools
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -57,9 +66,28 @@ _DEDUPLICATION_PROBE: contextvars.ContextVar[tuple[MessageStore, Any] | None] = 
 
 
 def _now_ms() -> float:
-    from moto.core.utils import unix_time_millis  # noqa: PLC0415
+    """Milliseconds since the epoch, as moto's ``unix_time_millis`` reads them.
 
-    return float(unix_time_millis())
+    moto builds two datetimes per read; ``time.time`` is the same clock (and is what freezegun
+    fakes along with ``datetime``), looked up on each call so a frozen clock is honoured.
+    """
+    return time.time() * 1000.0
+
+
+_HANDLE_LENGTH = 185
+_HANDLE_LETTERS = bytes(ord("a") + byte % 26 for byte in range(256))
+
+
+def _receipt_handle() -> str:
+    """A new receipt handle: 185 lowercase letters from moto's (seedable) random, as moto's.
+
+    moto draws each letter with its own ``random.choice`` call, the largest single cost of
+    receiving a message; one ``randbytes`` call mapped onto the letters gives the same kind of
+    handle.
+    """
+    from moto.moto_api._internal import mock_random  # noqa: PLC0415
+
+    return mock_random.randbytes(_HANDLE_LENGTH).translate(_HANDLE_LETTERS).decode("ascii")
 
 
 class MessageStore:
@@ -296,6 +324,20 @@ def _untracked_message(cls: type, *args: Any, **kwargs: Any) -> Any:
     return object.__new__(cls)
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _copy_message(message: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` of a message (moto copies each message it returns), without the
+    generic reduce-and-rebuild: immutable values are shared, the others deep-copied."""
+    copied = object.__new__(type(message))
+    memo[id(message)] = copied
+    state = vars(copied)
+    for name, value in vars(message).items():
+        state[name] = value if type(value) in _IMMUTABLE else copy.deepcopy(value, memo)
+    return copied
+
+
 def _content_based(queue: Any) -> bool:
     return str(getattr(queue, "content_based_deduplication", False)).lower() == "true"
 
@@ -382,6 +424,9 @@ def _patches() -> list[Patch]:
         # moto's models remember every instance for its model-data endpoint; for messages that
         # is every message ever sent and a copy per receive, kept for the life of the process.
         Patch(Message, "__new__", staticmethod(_untracked_message)),
+        Patch(Message, "__deepcopy__", _copy_message),
+        Patch(sqs_models, "generate_receipt_handle", _receipt_handle),
+        Patch(sqs_models, "unix_time_millis", _now_ms),
     ]
 
 
