@@ -23,6 +23,7 @@ from orderflow.local.pollers import (
     TIMEOUT,
     ExecutionEnvironment,
     InvocationReport,
+    MappingState,
     SqsPoller,
     failed_message_ids,
 )
@@ -295,3 +296,67 @@ def test_a_handler_error_is_reported_as_the_invocations_error(handlers: Path) ->
 def test_a_report_is_one_json_line() -> None:
     report = InvocationReport("payment", "fn", OK, 3, 3, 0, 0, 1.0, 2.0, cold=True)
     assert json.loads(report.to_json())["outcome"] == OK
+
+
+def test_a_disabled_event_source_mapping_stops_polling_until_it_is_enabled_again(
+    embedded: Callable[[str], Any],
+) -> None:
+    """Enabled false pauses polling and invocation; the queue keeps every message
+    (https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html)."""
+    # GIVEN a function with an SQS event source mapping, and a message on its queue
+    iam, lam, sqs = embedded("iam"), embedded("lambda"), embedded("sqs")
+    role = iam.create_role(
+        RoleName="fn",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    lam.create_function(
+        FunctionName="orderflow-local-payment",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )
+    url = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="orderflow-local-payment"
+    )["UUID"]
+    send(sqs, url, "a")
+    seen: list[str] = []
+    mapping = MappingState(lam, spec_for(url, arn), report=seen.append)
+    environment = ScriptedEnvironment(lambda _: (OK, None))
+    reports: list[InvocationReport] = []
+    poller = SqsPoller(
+        spec_for(url, arn),
+        sqs,
+        EmulatorClock(100),
+        environment=environment,  # type: ignore[arg-type]
+        report=reports.append,
+        stop=threading.Event(),
+        mapping=mapping,
+    )
+    # WHEN an operator disables the mapping and the worker reads its state
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert mapping.refresh() == "Disabled"
+    # THEN the poller receives nothing: the message is still waiting, never received
+    assert poller.poll_once() is None
+    assert environment.events == []
+    depth = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert depth == {
+        "ApproximateNumberOfMessages": "1",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
+    # WHEN it is enabled again THEN polling resumes with the message, on its first receive
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    assert mapping.refresh() == "Enabled"
+    report = poller.poll_once()
+    assert report is not None
+    assert report.succeeded == 1
+    [record] = environment.events[0]["Records"]
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert seen == ["Disabled", "Enabled"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -58,12 +60,88 @@ def _console(*, stderr: bool) -> Console:
     return console
 
 
-def _stop_on_sigterm() -> threading.Event:
-    """SIGTERM, or the terminal going away (SIGHUP), stops as cleanly as Ctrl-C."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
+FORCE_AFTER_INTERRUPTS = 3
+INTERRUPTED_EXIT = 128 + signal.SIGINT
+"""A forced or interrupted stop exits as a process ended by SIGINT would (130)."""
+
+
+class ForcedStop(BaseException):
+    """A third interrupt: stop without waiting for the cleanup (``LocalRuntime.kill``)."""
+
+
+class StopSignals:
+    """How ``up`` and ``demo`` take an interrupt, however it arrives.
+
+    The first SIGINT interrupts what runs (``KeyboardInterrupt``) and the clean stop begins.
+    While it runs, a second SIGINT does not abort it: ``uv run`` without a terminal forwards one
+    about 200 ms after the first, and an impatient Ctrl-C is no reason to leave processes
+    behind. A third forces: ``ForcedStop`` is raised, and the command kills what it started.
+    SIGTERM and SIGHUP (the terminal going away) stop as cleanly as Ctrl-C: ``up`` sets
+    ``stop`` and leaves its watch loop; ``raising=True`` (the demo) interrupts like a SIGINT.
+    """
+
+    def __init__(self, *, raising: bool = False) -> None:
+        self.stop = threading.Event()
+        self.interrupts = 0
+        self.stopping = False
+        self._raising = raising
+
+    def install(self) -> StopSignals:
+        signal.signal(signal.SIGINT, self._interrupt)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._terminate)
+        return self
+
+    def cleanup_begins(self) -> None:
+        """From now on an interrupt never aborts what runs, until the third."""
+        self.stopping = True
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupts += 1
+        if not self.stopping:
+            self.stopping = True
+            raise KeyboardInterrupt
+        if self.interrupts >= FORCE_AFTER_INTERRUPTS:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            raise ForcedStop
+        # Written straight to the descriptor: a signal handler must not re-enter the console.
+        _say("still stopping cleanly; Ctrl-C again kills every process at once")
+
+    def _terminate(self, signum: int, frame: object) -> None:
+        self.stop.set()
+        if self._raising and not self.stopping:
+            self.stopping = True
+            raise KeyboardInterrupt
+
+
+def run_until_stopped(
+    signals: StopSignals,
+    work: Callable[[], None],
+    cleanup: Callable[[], None],
+    kill: Callable[[], None],
+) -> None:
+    """Run ``work`` until it returns or is interrupted, then ``cleanup`` to the end.
+
+    No interrupt during the cleanup aborts it, except the third (``FORCE_AFTER_INTERRUPTS``):
+    then ``kill`` stops everything at once and the process exits 130.
+    """
+    try:
+        try:
+            work()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signals.cleanup_begins()
+            cleanup()
+    except ForcedStop:
+        kill()
+        _say("forced: every process of the run killed")
+        raise SystemExit(INTERRUPTED_EXIT) from None
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"{text}\n".encode())
 
 
 max_concurrency_option = click.option(
@@ -152,32 +230,45 @@ def up(
             iam=iam,
         )
     )
-    stop = _stop_on_sigterm()
-    try:
-        resources = runtime.start(progress=lambda text: console.print(f"[dim]up[/dim] {text}"))
-        if state.json:
-            click.echo(resources.to_json())
-        else:
-            exports = " ".join(f"{k}={v}" for k, v in resources.env().items())
-            console.print(
-                f"[bold green]orderflow {stage} is up[/bold green]: {state_dir / LOCAL_FILE}"
-            )
-            console.print(f"other shells: [bold]export {exports}[/bold]")
-            console.print("Ctrl-C stops everything.")
-        live = not state.json and console.is_terminal
-        if not live:  # no live table and its INIT column: a line per environment's init
-            for worker in runtime.workers.values():
-                worker.listeners.append(lambda report: _print_init(console, report))
-        _watch(runtime, console, stop, live=live)
-    except KeyboardInterrupt:
-        pass
-    finally:
+    signals = StopSignals().install()
+
+    def work() -> None:
+        _serve(runtime, console, signals, state, stage=stage, state_dir=state_dir)
+
+    def cleanup() -> None:
         # The terminal may be gone (SIGHUP): printing must never keep the cleanup from running.
         with contextlib.suppress(OSError):
             console.print("[dim]stopping[/dim]")
         runtime.stop()
         with contextlib.suppress(OSError):
             console.print("[dim]stopped[/dim]")
+
+    run_until_stopped(signals, work, cleanup, runtime.kill)
+
+
+def _serve(
+    runtime: LocalRuntime,
+    console: Console,
+    signals: StopSignals,
+    state: CliState,
+    *,
+    stage: str,
+    state_dir: Path,
+) -> None:
+    """Start everything and watch it until a stop signal."""
+    resources = runtime.start(progress=lambda text: console.print(f"[dim]up[/dim] {text}"))
+    if state.json:
+        click.echo(resources.to_json())
+    else:
+        exports = " ".join(f"{k}={v}" for k, v in resources.env().items())
+        console.print(f"[bold green]orderflow {stage} is up[/bold green]: {state_dir / LOCAL_FILE}")
+        console.print(f"other shells: [bold]export {exports}[/bold]")
+        console.print("Ctrl-C stops everything.")
+    live = not state.json and console.is_terminal
+    if not live:  # no live table and its INIT column: a line per environment's init
+        for worker in runtime.workers.values():
+            worker.listeners.append(lambda report: _print_init(console, report))
+    _watch(runtime, console, signals.stop, live=live)
 
 
 def _watch(runtime: LocalRuntime, console: Console, stop: threading.Event, *, live: bool) -> None:
@@ -234,6 +325,20 @@ def _check_workers(runtime: LocalRuntime) -> None:
     help="The consumer whose release cannot handle a dozen orders.",
 )
 @click.option("--seed", type=int, default=DemoOptions.seed, show_default=True)
+@click.option(
+    "--publishers",
+    type=click.IntRange(min=1, max=64),
+    default=DemoOptions.publishers,
+    show_default=True,
+    help="Publishers sending the burst at once (one order's events stay in order).",
+)
+@click.option(
+    "--lag-alarm/--no-lag-alarm",
+    default=DemoOptions.lag_alarm,
+    show_default=True,
+    help="Hold analytics back until its queue-age alarm (a limit of hours) fires on the "
+    "emulator clock, however long that takes, before it catches up.",
+)
 @max_concurrency_option
 @state_dir_option
 @gateway_option
@@ -247,16 +352,20 @@ def demo(
     clock_factor: float,
     bug_service: str,
     seed: int,
+    publishers: int,
+    lag_alarm: bool,
     max_concurrency: int | None,
     state_dir: Path,
     gateway: str,
     iam: str | None,
 ) -> None:
     """Bring the pipeline up and play Black Friday: a burst of orders, a slow email provider,
-    analytics falling behind, a consumer bug that parks a dozen orders in a DLQ, the page, the
-    fix and the redrive, the alarm back to OK; then reconcile every service's records.
+    analytics held back and catching up, a consumer bug that parks a dozen orders in a DLQ, the
+    page, the fix and the redrive, the alarm back to OK; then reconcile every service's records.
 
-    Exits 0 only if everything reconciles. --json prints the reconciliation.
+    Exits 0 only if everything reconciles (130 if interrupted). --json prints the
+    reconciliation, the time per step and the publishing rate on stdout; the timeline and
+    progress go to stderr.
     """
     state = local_state(ctx)
     console = _console(stderr=state.json)
@@ -266,14 +375,25 @@ def demo(
         clock_factor=clock_factor,
         bug_service=bug_service,
         seed=seed,
+        publishers=publishers,
+        lag_alarm=lag_alarm,
         max_concurrency=max_concurrency,
         state_dir=state_dir,
         gateway=gateway,
         iam=iam,
     )
-    _stop_on_sigterm_raises()
+    signals = StopSignals(raising=True).install()
     started = time.monotonic()
-    report = BlackFriday(options, console=console).run()
+    black_friday = BlackFriday(options, console=console, on_cleanup=signals.cleanup_begins)
+    try:
+        report = black_friday.run()
+    except KeyboardInterrupt:
+        _say("demo interrupted; everything it started is stopped")
+        raise SystemExit(INTERRUPTED_EXIT) from None
+    except ForcedStop:
+        black_friday.runtime.kill()
+        _say("forced: every process of the run killed")
+        raise SystemExit(INTERRUPTED_EXIT) from None
     took = time.monotonic() - started
     if state.json:
         click.echo(json.dumps({**report.as_dict(), "seconds": round(took, 1)}, indent=2))
@@ -282,11 +402,3 @@ def demo(
         console.print(f"[dim]demo took {took:.0f}s[/dim]")
     if not report.ok:
         raise SystemExit(1)
-
-
-def _stop_on_sigterm_raises() -> None:
-    def interrupt(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)

@@ -62,6 +62,10 @@ class LocalStripe:
     url: str = ""
     _process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
     def start(self) -> LocalStripe:
         """Start localstripe and wait until it answers; raise LocalStripeError if it cannot."""
         if not _installed():

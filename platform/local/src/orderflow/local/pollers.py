@@ -17,6 +17,9 @@ Each poller does what the Lambda documentation describes for SQS:
   killed) or a crash deletes nothing, so every record returns after its visibility timeout and
   SQS moves it to the DLQ past ``maxReceiveCount``.
 
+The mapping's state is followed while the worker runs (``MappingState``): disabled, the
+pollers stop receiving (batches already invoked finish) until it is enabled again.
+
 AWS durations (visibility timeouts, the batching window, long polls) run on the emulator clock.
 Each invocation is reported as one JSON line on the events file descriptor the runtime passes,
 for its live status, the demo's timeline and the run's invocation log.
@@ -61,6 +64,8 @@ INIT_TIMEOUT_SECONDS = 60.0
 SQS_RECEIVE_LIMIT = 10
 
 OK, PARTIAL, ERROR, TIMEOUT, CRASH = "ok", "partial", "error", "timeout", "crash"
+MAPPING_REPORT = "mapping"
+"""The events line a worker writes when its event source mapping's state changes."""
 
 
 @dataclass(frozen=True)
@@ -402,6 +407,68 @@ class EnvironmentInitError(RuntimeError):
     """The handler module could not be imported in a fresh environment."""
 
 
+MAPPING_CHECK_SECONDS = 1.0
+"""How often (real seconds) a worker reads its event source mapping's state."""
+POLLING_STATE = "Enabled"
+
+
+class MappingState:
+    """Whether the function's event source mapping polls, followed while the worker runs.
+
+    With ``UpdateEventSourceMapping`` ``Enabled: false`` Lambda pauses polling and invocation;
+    batches already invoked finish, and the queue keeps every message until the mapping is
+    enabled again ("Enabled", https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html).
+    The worker plays the Lambda service here: it reads the mapping with the test credentials
+    (no function role reads its own mapping) and reports each state it sees.
+    """
+
+    def __init__(
+        self,
+        lambda_client: Any,
+        spec: FunctionSpec,
+        report: Callable[[str], None] | None = None,
+        interval: float = MAPPING_CHECK_SECONDS,
+    ) -> None:
+        self._lambda = lambda_client
+        self._spec = spec
+        self._report = report
+        self._interval = interval
+        self._uuid: str | None = None
+        self.state = POLLING_STATE if spec.enabled else "Disabled"
+        self.polling = threading.Event()
+        if spec.enabled:
+            self.polling.set()
+
+    def refresh(self) -> str:
+        """Read the mapping's state now; report it when it changed."""
+        if self._uuid is None:
+            mappings = self._lambda.list_event_source_mappings(
+                FunctionName=self._spec.function_name
+            )["EventSourceMappings"]
+            self._uuid = next(
+                str(m["UUID"]) for m in mappings if m["EventSourceArn"] == self._spec.queue_arn
+            )
+        state = str(self._lambda.get_event_source_mapping(UUID=self._uuid)["State"])
+        if state == POLLING_STATE:
+            self.polling.set()
+        else:
+            self.polling.clear()
+        if state != self.state:
+            self.state = state
+            LOGGER.info("%s: event source mapping %s", self._spec.function_name, state)
+            if self._report is not None:
+                self._report(state)
+        return state
+
+    def follow(self, stop: threading.Event) -> None:
+        """Refresh until stopped; a failed read keeps the last state known."""
+        while not stop.wait(self._interval):
+            try:
+                self.refresh()
+            except Exception as error:  # noqa: BLE001  (the next read tries again)
+                LOGGER.warning("%s: event source mapping: %s", self._spec.function_name, error)
+
+
 class SqsPoller:
     """One concurrency slot of the event source mapping: poll, invoke, delete what succeeded."""
 
@@ -418,10 +485,13 @@ class SqsPoller:
         rng: random.Random | None = None,
         timeout_real: float | None = None,
         injector_sqs: Any = None,
+        mapping: MappingState | None = None,
     ) -> None:
         """``sqs`` polls and deletes (with the function's role, as the mapping does);
         ``injector_sqs`` sends the duplicate copies of fault injection (SQS itself, not the
-        function: the test credentials), ``sqs`` when not given."""
+        function: the test credentials), ``sqs`` when not given; ``mapping``, when given,
+        pauses polling while the event source mapping is not enabled."""
+        self._mapping = mapping
         self.spec = spec
         self.timeout_real = (
             timeout_real if timeout_real is not None else clock.real(spec.timeout_seconds)
@@ -449,7 +519,11 @@ class SqsPoller:
         self._environment.close()
 
     def poll_once(self) -> InvocationReport | None:
-        """Gather one batch and invoke the function with it (None when the queue was empty)."""
+        """Gather one batch and invoke the function with it (None when the queue was empty, or
+        while the event source mapping is disabled: then it waits as long as a long poll)."""
+        if self._mapping is not None and not self._mapping.polling.is_set():
+            self._mapping.polling.wait(self._long_poll_seconds())
+            return None
         messages = self.collect_batch()
         if not messages:
             return None
@@ -466,10 +540,12 @@ class SqsPoller:
         )
         return list(response.get("Messages", []))
 
+    def _long_poll_seconds(self) -> float:
+        return min(self._clock.real(LONG_POLL_SECONDS), MAX_REAL_POLL_SECONDS)
+
     def collect_batch(self) -> list[dict[str, Any]]:
         """Up to BatchSize messages, waiting up to the batching window once the first arrived."""
-        wait = min(self._clock.real(LONG_POLL_SECONDS), MAX_REAL_POLL_SECONDS)
-        batch = self._receive(self.spec.batch_size, max(1, round(wait)))
+        batch = self._receive(self.spec.batch_size, max(1, round(self._long_poll_seconds())))
         if not batch or not self.spec.batching_window_seconds:
             return batch
         window_ends = time.monotonic() + self._clock.real(self.spec.batching_window_seconds)
@@ -653,9 +729,23 @@ def run_worker(
             with lock:
                 events.write(entry.to_json() + "\n")
 
+    def report_mapping(state: str) -> None:
+        if events is not None:
+            line = {"type": MAPPING_REPORT, "service": spec.service, "state": state}
+            with lock:
+                events.write(json.dumps({**line, "at": time.time()}) + "\n")
+
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    mapping = MappingState(
+        admin.client("lambda", endpoint_url=endpoint_url, config=config), spec, report_mapping
+    )
+    report_mapping(mapping.state)
+    follower = threading.Thread(
+        target=mapping.follow, args=(stop,), name=f"{spec.function_name}-mapping", daemon=True
+    )
+    follower.start()
     seed = plan.seed
     pollers = [
         SqsPoller(
@@ -676,8 +766,9 @@ def run_worker(
             rng=random.Random(None if seed is None else seed + n),  # noqa: S311
             timeout_real=timeout_real,
             injector_sqs=injector_sqs,
+            mapping=mapping,
         )
-        for n in range(slots if spec.enabled else 0)
+        for n in range(slots)
     ]
     threads = [
         threading.Thread(target=p.run, name=f"{spec.function_name}-poller-{n}", daemon=True)

@@ -11,8 +11,10 @@ the workers, then the embedded AWS, and leaves no process behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,7 +34,7 @@ from orderflow.local.functions import (
     FunctionSpec,
     discover_functions,
 )
-from orderflow.local.pollers import InvocationReport
+from orderflow.local.pollers import MAPPING_REPORT, InvocationReport
 from orderflow.local.stacks import (
     DeployedStack,
     deploy_stack,
@@ -226,6 +228,12 @@ class FunctionWorker:
         self._reader: threading.Thread | None = None
         self.listeners: list[Callable[[InvocationReport], None]] = []
         self.invocation_log = run_dir / INVOCATION_LOG
+        self.mapping_state = ""
+        """The event source mapping's state as the worker last saw it (``Enabled``,
+        ``Disabled``, ...); empty until the worker reported it."""
+        self.process_group: int | None = None
+        """The worker's own process group (it, its fork server and its environments); kept
+        after ``stop`` so that ``kill`` still reaches an environment the stop left behind."""
 
     @property
     def pid(self) -> int | None:
@@ -279,6 +287,7 @@ class FunctionWorker:
             start_new_session=True,
         )
         os.close(write_fd)
+        self.process_group = self._process.pid
         self._reader = threading.Thread(
             target=self._read, args=(read_fd,), name=f"{self.spec.service}-reports", daemon=True
         )
@@ -290,6 +299,9 @@ class FunctionWorker:
                 try:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
+                    continue
+                if raw.get("type") == MAPPING_REPORT:
+                    self.mapping_state = str(raw.get("state", ""))
                     continue
                 log.write(line if line.endswith("\n") else line + "\n")
                 log.flush()
@@ -310,6 +322,15 @@ class FunctionWorker:
                 last_success=self.stats.last_success,
                 recent=deque(self.stats.recent, maxlen=200),
             )
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group at once (no in-flight invocation ends)."""
+        if self.process_group is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process_group, signal.SIGKILL)
+        process = self._process
+        if process is not None:
+            process.wait()
 
     def stop(self, timeout: float = WORKER_STOP_SECONDS) -> None:
         process, self._process = self._process, None
@@ -347,6 +368,8 @@ class LocalRuntime:
         self.localstripe: LocalStripe | None = None
         self.malformed: list[str] = []
         self._session: Any = None
+        self._pids: list[int] = []
+        """The embedded AWS's and localstripe's processes, for ``kill``."""
 
     # --- clients ---------------------------------------------------------------------------
 
@@ -381,6 +404,7 @@ class LocalRuntime:
         self._reset_run_dir()
         say(f"starting the embedded AWS (clock x{self.clock.factor:g})")
         self.aws.start()
+        self._pids.extend(pid for pid in (self.aws.pid,) if pid is not None)
         say(f"embedded AWS at {self.aws.endpoint_url}")
         from orderflow.emulator.xray_daemon import XRayDaemon  # noqa: PLC0415
 
@@ -447,6 +471,7 @@ class LocalRuntime:
             self.localstripe = LocalStripe(self.run_dir).start()
         except LocalStripeError as error:
             raise LocalRuntimeError(str(error)) from None
+        self._pids.extend(pid for pid in (self.localstripe.pid,) if pid is not None)
         say(f"localstripe at {self.localstripe.url}")
         secret = store_api_key(self.client("secretsmanager"), self.options.stage)
         return {
@@ -575,13 +600,33 @@ class LocalRuntime:
         if self.localstripe is not None:
             self.localstripe.stop()
             self.localstripe = None
+        self._remove_local_file()
+
+    def kill(self) -> None:
+        """Stop at once, for when a clean stop is not waited for (a forced Ctrl-C).
+
+        SIGKILL every process the runtime started: each worker's whole process group (its fork
+        server and environments with it), the embedded AWS and localstripe; then remove
+        local.json. Safe while ``stop`` runs, and after it.
+        """
+        for worker in self.workers.values():
+            worker.kill()
+        for pid in self._pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in self._pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self._remove_local_file()
+
+    def _remove_local_file(self) -> None:
         path = self.options.state_dir / LOCAL_FILE
         if self.resources is not None and path.is_file():
             try:
                 if LocalResources.from_json(path.read_text()).pid == os.getpid():
-                    path.unlink()
+                    path.unlink(missing_ok=True)
             except (ValueError, KeyError, TypeError):
-                path.unlink()
+                path.unlink(missing_ok=True)
 
     # --- helpers for runs, demos and tests ---------------------------------------------------
 
@@ -601,6 +646,23 @@ class LocalRuntime:
         )
         settings = [StockSetting(sku, n, threshold) for sku, (n, threshold) in stock.items()]
         seed_stock(ledger, settings, seed_id=seed_id)
+
+    def set_event_source(self, service: str, *, enabled: bool) -> str:
+        """Enable or disable ``service``'s SQS event source mapping, as an operator does
+        (``aws lambda update-event-source-mapping --uuid ... --[no-]enabled``); return the
+        state Lambda answers with. The service's worker follows the state within a second."""
+        if self.resources is None:
+            raise LocalRuntimeError("the local runtime is not running")
+        worker = self.workers[service]
+        lambda_client = self.client("lambda")
+        mappings = lambda_client.list_event_source_mappings(FunctionName=worker.spec.function_name)[
+            "EventSourceMappings"
+        ]
+        uuid = next(
+            str(m["UUID"]) for m in mappings if m["EventSourceArn"] == worker.spec.queue_arn
+        )
+        answer = lambda_client.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+        return str(answer["State"])
 
     def backlog(self) -> dict[str, int]:
         """Messages visible or in flight on each service's source queue."""

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from orderflow.platform.alarms import alarm_states, worst_state
 from orderflow.platform.backlog import backlogs
-from orderflow.platform.stage import discover_queues
+from orderflow.platform.stage import ServiceQueues, discover_queues
 
 if TYPE_CHECKING:
     from orderflow.local.pollers import InvocationReport
@@ -40,13 +40,26 @@ class ServiceStatus:
     invocations: Mapping[str, int]
     init_durations_ms: tuple[float, ...] = ()
     """Each recent execution environment's init, as it reported it (oldest first)."""
+    mapping_state: str = ""
+    """The function's event source mapping as its worker last saw it (``Enabled``, ...)."""
+
+    @property
+    def backlog(self) -> int:
+        """Messages on the source queue, visible or in flight."""
+        return self.depth + self.in_flight
 
 
-def service_statuses(runtime: LocalRuntime) -> list[ServiceStatus]:
-    """A fresh read of every service's backlog, alarm and function activity."""
+def service_statuses(
+    runtime: LocalRuntime, queues: Mapping[str, ServiceQueues] | None = None
+) -> list[ServiceStatus]:
+    """A fresh read of every service's backlog, alarm and function activity.
+
+    ``queues`` (``discover_queues`` of the stage, which a caller refreshing often reads once)
+    saves listing and tagging every queue on each read.
+    """
     stage = runtime.options.stage
     sqs, cloudwatch = runtime.client("sqs"), runtime.client("cloudwatch")
-    found = backlogs(sqs, cloudwatch, discover_queues(sqs, stage))
+    found = backlogs(sqs, cloudwatch, queues if queues is not None else discover_queues(sqs, stage))
     states = alarm_states(cloudwatch, stage)
     rows = []
     for backlog in found:
@@ -64,6 +77,7 @@ def service_statuses(runtime: LocalRuntime) -> list[ServiceStatus]:
                 failed=stats.records_failed if stats else 0,
                 invocations=dict(stats.invocations) if stats else {},
                 init_durations_ms=init_durations(stats.recent) if stats else (),
+                mapping_state=worker.mapping_state if worker else "",
             )
         )
     return rows
@@ -118,7 +132,7 @@ def status_table(title: str, rows: list[ServiceStatus]) -> Table:
         ],
         [
             [
-                r.service,
+                _service_cell(r),
                 r.depth,
                 r.in_flight,
                 age(r.oldest_age_seconds),
@@ -132,6 +146,12 @@ def status_table(title: str, rows: list[ServiceStatus]) -> Table:
             for r in rows
         ],
     )
+
+
+def _service_cell(row: ServiceStatus) -> str:
+    """The service, and its event source mapping's state when it is not polling."""
+    paused = row.mapping_state and row.mapping_state != "Enabled"
+    return f"{row.service} (mapping {row.mapping_state.lower()})" if paused else row.service
 
 
 DENIALS = "iam-decisions?denied=1"
