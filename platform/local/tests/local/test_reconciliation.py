@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from orderflow.contracts import Money, OrderCancelled, OrderRefunded, OrderShipped, utc_now
 from orderflow.local.demo import DemoOptions, initial_stock, plan_faults
-from orderflow.local.reconciliation import Observed, Published, reconcile
+from orderflow.local.reconciliation import Observed, Published, entries_by_kind, reconcile
 from orderflow.testing import make_order
 
 TEMPLATES = {
@@ -159,3 +160,36 @@ def test_the_demo_seeds_every_catalog_sku_with_headroom_over_the_burst() -> None
     stock = initial_stock(orders)
     assert stock["sku-tee"][0] == 24
     assert all(available >= 20 for available, _ in stock.values())
+
+
+def test_one_scan_finds_the_orders_holding_each_kind_of_entry(
+    aws: Callable[[str], Any],
+) -> None:
+    # GIVEN a ledger table keyed (order_id, entry) with records, cancellations and movements
+    dynamodb = aws("dynamodb")
+    dynamodb.create_table(
+        TableName="movements",
+        KeySchema=[
+            {"AttributeName": "order_id", "KeyType": "HASH"},
+            {"AttributeName": "entry", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "order_id", "AttributeType": "S"},
+            {"AttributeName": "entry", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for order_id, entry in [
+        ("ord-a", "order"),
+        ("ord-a", "reserve#sku-tee"),
+        ("ord-a", "cancel"),
+        ("ord-b", "order"),
+        ("ord-c", "reserve#sku-mug"),
+    ]:
+        dynamodb.put_item(
+            TableName="movements", Item={"order_id": {"S": order_id}, "entry": {"S": entry}}
+        )
+    # WHEN the reconciliation reads it
+    found = entries_by_kind(dynamodb, "movements", ("order", "cancel"))
+    # THEN each kind names exactly the orders that hold one
+    assert found == {"order": {"ord-a", "ord-b"}, "cancel": {"ord-a"}}

@@ -3,26 +3,38 @@
 The story, each step shown on a timeline as it happens:
 
 1. the pipeline starts (``orderflow up``) and stock is seeded;
-2. a burst of orders, with cancellations, shipments and refunds, is published;
-3. the email provider is slow (SES latency): notifications drains late, payments do not wait
-   for it (each service's completion time is shown); analytics falls behind (DynamoDB latency);
-4. a dozen orders hit a bug in one consumer: they fail every retry and park in its DLQ;
-5. the DLQ growth alarm goes to ALARM and the page arrives on the paging topic; the alarm
+2. analytics is held back for the peak: its event source mapping is disabled, so Lambda stops
+   polling its queue, which keeps every event;
+3. a burst of orders (1,000 by default), with cancellations, shipments and refunds, is
+   published by a few publishers at once, each event starting its order's X-Ray trace;
+4. the email provider is slow (SES latency): notifications drains late, payments do not wait
+   for it (each service's completion time is shown); analytics' backlog grows;
+5. a dozen orders hit a bug in one consumer: they fail every retry and park in its DLQ;
+6. analytics is let go (its mapping enabled again) and catches up while the incident plays;
+7. the DLQ growth alarm goes to ALARM and the page arrives on the paging topic; the alarm
    starts the monitoring workflow, which triages the DLQ and pages the failure groups;
-6. the DLQ is inspected (one failure group), the fix is deployed, the redrive is approved
+8. the DLQ is inspected (one failure group), the fix is deployed, the redrive is approved
    (``orderflow incident approve``); the workflow moves the DLQ back, verifies it drained and
    publishes the resolution;
-7. the alarm returns to OK;
-8. the incident's timeline and one order's trace across the four services are shown;
-9. a reconciliation from the services' own records decides the exit code.
+9. the alarm returns to OK; analytics has caught up (with ``lag_alarm``, analytics is held
+   until its queue-age alarm, whose limit is hours, goes to ALARM on the emulator clock and
+   pages, and then until that alarm is OK again);
+10. the incident's timeline and one order's trace across the four services are shown;
+11. a reconciliation from the services' own records decides the exit code.
+
+Every wait is on state: a step fails only when nothing it waits for moved for longer than the
+queues' own retry timing allows (``StallWatch``), so a burst ten or twenty times larger takes
+longer but never times out for being large.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +42,8 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from orderflow import naming
 from orderflow.contracts import EventEnvelope, OrderCreated
@@ -43,39 +55,56 @@ from orderflow.local.runtime import (
     LocalRuntime,
     RuntimeOptions,
 )
-from orderflow.local.status import service_statuses, status_table
+from orderflow.local.status import ServiceStatus, service_statuses, status_table
 from orderflow.observability.tracing import DAEMON_ADDRESS_ENV, traced_work
 from orderflow.platform.errors import PlatformError
 
 STOCK_HEADROOM = 20
 LOW_STOCK_SKU_THRESHOLD = 25
 """One sku gets a reorder threshold the burst crosses, so a low-stock alert shows up."""
+HELD_SERVICE = "analytics"
+"""The consumer that is held back during the burst (its design lets it lag hours)."""
+REFRESH_SECONDS = 1.0
+PROGRESS_SECONDS = 10.0
+"""How often a run without a terminal prints its progress line."""
+STALL_SLACK_SECONDS = 90.0
+"""Real seconds beyond the queues' own timing that a busy machine may take to move anything."""
+ALARM_SLACK_SECONDS = 60.0
+"""Real seconds beyond the emulated periods an alarm, a page or a workflow step may take."""
 
 
 class DemoStoryError(PlatformError):
-    """A step of the story did not happen within its time (the message says which)."""
+    """A step of the story did not happen (the message says which, and what it waited for)."""
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     """The Black Friday run."""
 
-    orders: int = 60
+    orders: int = 1000
     stage: str = "local"
-    clock_factor: float = 6.0
+    clock_factor: float = 12.0
     bug_service: str = "inventory"
     bug_orders: int = 12
     ses_latency_ms: int = 100
-    analytics_latency_ms: int = 50
+    analytics_latency_ms: int = 0
+    """Extra latency on analytics' DynamoDB calls (it is held back by its mapping instead)."""
     seed: int = 1129
     max_concurrency: int | None = None
     """None: each function as its template scales it (as far as the machine holds, >= 2)."""
     state_dir: Path = DEFAULT_STATE_DIR
     redrive_rate: int = 10
     gateway: str = "simulated"
+    """payment's card provider: simulated, or stripe (localstripe beside the embedded AWS)."""
     iam: str | None = None
     """IAM in the embedded AWS (``RuntimeOptions.iam``)."""
-    """payment's card provider: simulated, or stripe (localstripe beside the embedded AWS)."""
+    publishers: int = 4
+    """Publishers working at once (each with its own SNS client; one order's events in order)."""
+    hold_analytics: bool = True
+    """Disable analytics' event source mapping while the burst goes in."""
+    lag_alarm: bool = False
+    """Hold analytics until its queue-age alarm goes to ALARM, however long the emulator clock
+    needs (its limit is hours: at x12 a four-hour limit is twenty real minutes)."""
 
 
 @dataclass
@@ -94,6 +123,26 @@ class Timeline:
 
 
 @dataclass
+class StallWatch:
+    """Fails a wait only when nothing it watches moved for ``stall_seconds``.
+
+    What moves is whatever ``fingerprint`` of the state changes: a queue's depth, a record
+    processed, an alarm's state. A burst of any size keeps moving until it is done, so no wait
+    needs a deadline that grows with the number of orders.
+    """
+
+    stall_seconds: float
+    last: Any = None
+    moved_at: float = field(default_factory=time.monotonic)
+
+    def still_moving(self, fingerprint: Any, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if fingerprint != self.last:
+            self.last, self.moved_at = fingerprint, now
+        return now - self.moved_at <= self.stall_seconds
+
+
+@dataclass
 class DemoReport:
     """Everything the demo shows at the end (and ``--json`` prints)."""
 
@@ -105,6 +154,10 @@ class DemoReport:
     story_error: str | None = None
     incident: dict[str, Any] | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    """Real seconds each step of the story took, in story order."""
+    publishing: dict[str, Any] = field(default_factory=dict)
+    analytics_lag: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +174,9 @@ class DemoReport:
             "incident": self.incident,
             "trace": self.trace,
             "timeline": [{"at": round(at, 1), "what": what} for at, what in self.timeline],
+            "phases": {name: round(seconds, 1) for name, seconds in self.phases.items()},
+            "publishing": self.publishing,
+            "analytics_lag": self.analytics_lag,
         }
 
 
@@ -130,11 +186,13 @@ def plan_faults(options: DemoOptions, orders: list[OrderCreated]) -> FaultPlan:
     count = max(1, min(options.bug_orders, len(orders) // 5))
     step = max(1, len(orders) // count)
     unlucky = tuple(o.order_id for o in orders[step // 2 :: step][:count])
+    dependencies = {"notifications": {"sesv2": DependencyFault(latency_ms=options.ses_latency_ms)}}
+    if options.analytics_latency_ms:
+        dependencies["analytics"] = {
+            "dynamodb": DependencyFault(latency_ms=options.analytics_latency_ms)
+        }
     return FaultPlan(
-        dependencies={
-            "notifications": {"sesv2": DependencyFault(latency_ms=options.ses_latency_ms)},
-            "analytics": {"dynamodb": DependencyFault(latency_ms=options.analytics_latency_ms)},
-        },
+        dependencies=dependencies,
         consumer_bugs=(
             ConsumerBug(
                 options.bug_service,
@@ -161,10 +219,158 @@ def initial_stock(orders: list[OrderCreated]) -> dict[str, tuple[int, int]]:
     }
 
 
+def publisher_lanes(events: Sequence[EventEnvelope], lanes: int) -> list[list[EventEnvelope]]:
+    """``events`` split over ``lanes`` publishers, each order's events in one lane, in order.
+
+    An order API publishes an order's own events one after another (a cancellation after its
+    order); different orders go out at once.
+    """
+    split: list[list[EventEnvelope]] = [[] for _ in range(max(1, lanes))]
+    for event in events:
+        split[zlib.crc32(event.order_id.encode()) % len(split)].append(event)
+    return [lane for lane in split if lane]
+
+
+class ConcurrentPublisher:
+    """Publishes a burst from several threads, one SNS client and one lane of orders each.
+
+    Every event is published on its own (SNS ``Publish``), inside its own ``order-api``
+    segment: the trace header travels on the request (``X-Amzn-Trace-Id``), and a
+    ``PublishBatch`` request carries one header for all its entries, so a batch could not
+    start one trace per order.
+    """
+
+    def __init__(self, topic_arn: str, clients: Sequence[Any]) -> None:
+        self.topic_arn = topic_arn
+        self.clients = list(clients)
+        self.published = [0] * len(self.clients)
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lanes_left = 0
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> int:
+        return sum(self.published)
+
+    def start(self, events: Sequence[EventEnvelope]) -> ConcurrentPublisher:
+        lanes = publisher_lanes(events, len(self.clients))
+        self._lanes_left = len(lanes)
+        if not lanes:
+            self.finished.set()
+        self._threads = [
+            threading.Thread(target=self._publish, args=(n, lane), name=f"publisher-{n}")
+            for n, lane in enumerate(lanes)
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        """True once every lane is published (or stopped)."""
+        return self.finished.wait(timeout)
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    def _publish(self, lane: int, events: Sequence[EventEnvelope]) -> None:
+        from orderflow.messaging import EventPublisher  # noqa: PLC0415
+
+        publisher = EventPublisher(self.topic_arn, client=self.clients[lane])
+        try:
+            for event in events:
+                if self.stop.is_set():
+                    return
+                annotations = {
+                    "order_id": event.order_id,
+                    "event_type": event.TYPE,
+                    "service": "order-api",
+                }
+                with traced_work("order-api", None, annotations):
+                    publisher.publish(event)
+                self.published[lane] += 1
+        except Exception as error:  # noqa: BLE001  (handed to the story, which stops)
+            self.errors.append(error)
+            self.stop.set()
+        finally:
+            with self._lock:
+                self._lanes_left -= 1
+                if self._lanes_left <= 0:
+                    self.finished.set()
+
+
+class PagerInbox:
+    """The on-call's inbox (the pager queue subscribed to the paging topic), read as it fills.
+
+    Every page read is kept, so a page for one alarm is never lost while waiting for another.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self.pages: list[dict[str, Any]] = []
+
+    def read(self) -> None:
+        while True:
+            messages = self._sqs.receive_message(
+                QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                page = _alarm_page(message["Body"])
+                if page is not None:
+                    self.pages.append(page)
+            self._sqs.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(messages)
+                ],
+            )
+
+    def find(self, alarm: str, state: str) -> dict[str, Any] | None:
+        """The latest page of ``alarm`` entering ``state`` (reading what arrived first)."""
+        self.read()
+        return next(
+            (p for p in reversed(self.pages) if p["alarm"] == alarm and p["state"] == state),
+            None,
+        )
+
+
+def _alarm_page(body: str) -> dict[str, Any] | None:
+    """A CloudWatch alarm notification's page, or None for anything else on the topic."""
+    try:
+        notification = json.loads(body)
+        message = json.loads(notification.get("Message", "{}"))
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(message, dict) or "AlarmName" not in message:
+        return None
+    description = str(message.get("AlarmDescription", ""))
+    return {
+        "subject": notification.get("Subject", ""),
+        "alarm": message["AlarmName"],
+        "state": message.get("NewStateValue", ""),
+        "reason": message.get("NewStateReason", ""),
+        "runbook": description[description.find("Runbook") :] or description,
+    }
+
+
 class BlackFriday:
     """Runs the story on a fresh local runtime and reconciles it."""
 
-    def __init__(self, options: DemoOptions, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        console: Console | None = None,
+        *,
+        on_cleanup: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_cleanup`` is called when the story stops and the runtime's cleanup begins."""
         from orderflow.platform.orders import order_traffic  # noqa: PLC0415
 
         self.options = options
@@ -189,12 +395,23 @@ class BlackFriday:
                 iam=options.iam,
             )
         )
+        self._on_cleanup = on_cleanup
         self.completion: dict[str, float | None] = {}
         self.page: dict[str, Any] | None = None
         self.groups: list[dict[str, Any]] = []
+        self.phases: dict[str, float] = {}
+        self.publishing: dict[str, Any] = {}
+        self.analytics_lag: dict[str, Any] = {}
         self._burst_started = 0.0
         self._before_redrive = 0
         self._redriven = 0
+        self._held = False
+        self._was_held = False
+        self._queues: Mapping[str, Any] | None = None
+        self._inbox: PagerInbox | None = None
+        self._publisher: ConcurrentPublisher | None = None
+        self._rates: dict[str, tuple[float, int]] = {}
+        self._last_progress = 0.0
         self.incident_id: str | None = None
         self.incident: dict[str, Any] | None = None
         self.trace: list[dict[str, Any]] = []
@@ -206,22 +423,24 @@ class BlackFriday:
         note = self.timeline.note
         story_error: str | None = None
         try:
-            resources = self.runtime.start(progress=note)
-            self.seed_stock(resources)
+            with self._phase("start"):
+                resources = self.runtime.start(progress=note)
+                self.seed_stock(resources)
             try:
-                self.burst(resources)
-                self.wait_for_the_burst(resources)
-                self.wait_for_the_page(resources)
-                self.inspect_fix_and_approve(resources)
-                self.wait_for_recovery(resources)
-                self.show_incident_and_trace(resources)
+                self.play(resources)
             except DemoStoryError as error:
                 story_error = str(error)
                 note(f"[red]story stopped: {error}[/red]")
             note("reconciling from the services' own records")
-            result = self.reconcile(resources)
+            with self._phase("reconcile"):
+                result = self.reconcile(resources)
         finally:
-            self.runtime.stop()
+            if self._publisher is not None:
+                self._publisher.stop.set()
+            if self._on_cleanup is not None:
+                self._on_cleanup()
+            with self._phase("stop"):
+                self.runtime.stop()
         return DemoReport(
             reconciliation=result,
             completion_seconds=self.completion,
@@ -231,90 +450,163 @@ class BlackFriday:
             story_error=story_error,
             incident=self.incident,
             trace=self.trace,
+            phases=self.phases,
+            publishing=self.publishing,
+            analytics_lag=self.analytics_lag,
         )
+
+    def play(self, resources: LocalResources) -> None:
+        """The story between start and reconciliation, one timed phase per step."""
+        if self.options.hold_analytics:
+            with self._phase("hold analytics"):
+                self.hold_analytics()
+        with self._phase("publish"):
+            self.burst(resources)
+        with self._phase("drain"):
+            self.wait_for_the_burst(resources)
+        if self._held and not self.options.lag_alarm:
+            self.release_analytics("the burst is in")
+        with self._phase("page"):
+            self.wait_for_the_page(resources)
+        with self._phase("triage and approve"):
+            self.inspect_fix_and_approve(resources)
+        with self._phase("recovery"):
+            self.wait_for_recovery(resources)
+        with self._phase("analytics catch-up"):
+            self.analytics_catches_up(resources)
+        with self._phase("incident and trace"):
+            self.show_incident_and_trace(resources)
 
     def seed_stock(self, resources: LocalResources) -> None:
         self.runtime.seed_stock(self.stock, seed_id="black-friday")
         units = sum(n for n, _ in self.stock.values())
         self.timeline.note(f"stock seeded: {len(self.stock)} skus, {units} units")
 
-    def burst(self, resources: LocalResources) -> None:
-        from orderflow.messaging import EventPublisher  # noqa: PLC0415
+    def hold_analytics(self) -> None:
+        """Disable analytics' event source mapping, and wait until its worker stopped polling."""
+        state = self.runtime.set_event_source(HELD_SERVICE, enabled=False)
+        worker = self.runtime.workers[HELD_SERVICE]
+        self._held = self._was_held = True
+        self._until(
+            f"{HELD_SERVICE}'s worker to see its mapping disabled",
+            lambda _: worker.mapping_state not in ("", "Enabled"),
+            budget=ALARM_SLACK_SECONDS,
+        )
+        self.timeline.note(
+            f"{HELD_SERVICE} held back for the peak: event source mapping {state.lower()} "
+            f"({worker.mapping_state}); Lambda stops polling, the queue keeps every event"
+        )
 
-        publisher = EventPublisher(resources.topic_arn, client=self.runtime.client("sns"))
+    def release_analytics(self, why: str) -> None:
+        """Enable analytics' mapping again; it catches up on its own from here."""
+        rows = service_statuses(self.runtime, self._known_queues())
+        held = next((r for r in rows if r.service == HELD_SERVICE), None)
+        self.runtime.set_event_source(HELD_SERVICE, enabled=True)
+        self._held = False
+        if held is not None:
+            self.analytics_lag.update(
+                held_messages=held.backlog, oldest_age_seconds=held.oldest_age_seconds
+            )
+            age = _aws_age(held.oldest_age_seconds)
+            self.timeline.note(
+                f"{HELD_SERVICE} let go ({why}): {held.backlog} messages behind{age}; "
+                "event source mapping enabled, catching up"
+            )
+        self._rates.pop(HELD_SERVICE, None)
+
+    def burst(self, resources: LocalResources) -> None:
         kinds: dict[str, int] = {}
         for event in self.events:
             kinds[event.TYPE] = kinds.get(event.TYPE, 0) + 1
         mix = ", ".join(f"{n} {t}" for t, n in sorted(kinds.items()))
-        self.timeline.note(f"Black Friday: publishing {len(self.events)} events ({mix})")
+        lanes = max(1, self.options.publishers)
+        self.timeline.note(
+            f"Black Friday: publishing {len(self.events)} events ({mix}) from {lanes} publishers"
+        )
         self._burst_started = time.monotonic()
         # The demo is the order API: each event starts its order's trace, so X-Ray shows the
         # publish and every consumer's work for it as one tree (one request per event for that).
-        with self._progress("publishing", len(self.events)) as advance, self._as_order_api():
-            for done, event in enumerate(self.events, start=1):
-                annotations = {
-                    "order_id": event.order_id,
-                    "event_type": event.TYPE,
-                    "service": "order-api",
-                }
-                with traced_work("order-api", None, annotations):
-                    publisher.publish(event)
-                advance(done)
+        clients = [self.runtime.client("sns") for _ in range(lanes)]
+        publisher = ConcurrentPublisher(resources.topic_arn, clients)
+        self._publisher = publisher
+        with self._as_order_api():
+            publisher.start(self.events)
+            try:
+                with self._watch() as refresh:
+                    while not publisher.wait(REFRESH_SECONDS):
+                        refresh()
+            finally:
+                publisher.stop.set()
+                publisher.join()
+        seconds = time.monotonic() - self._burst_started
+        self._publisher = None
+        if publisher.errors:
+            raise DemoStoryError(f"publishing failed: {publisher.errors[0]}")
+        self.publishing = {
+            "events": publisher.done,
+            "orders": len(self.orders),
+            "publishers": lanes,
+            "seconds": round(seconds, 1),
+            "events_per_second": round(publisher.done / seconds, 1) if seconds else None,
+            "orders_per_second": round(len(self.orders) / seconds, 1) if seconds else None,
+        }
         bug = self.faults.consumer_bugs[0]
         self.timeline.note(
-            f"burst published; {len(bug.order_ids)} of the orders carry data that "
-            f"{bug.service}'s current release cannot handle"
+            f"burst published in {seconds:.0f}s ({self.publishing['events_per_second']} "
+            f"events/s, {self.publishing['orders_per_second']} orders/s); {len(bug.order_ids)} "
+            f"of the orders carry data that {bug.service}'s current release cannot handle"
         )
 
     def wait_for_the_burst(self, resources: LocalResources) -> None:
-        """Until every queue is drained and the unlucky orders sit in the DLQ."""
+        """Until every queue not held back is drained and the unlucky orders sit in the DLQ."""
         bug_service = self.options.bug_service
         expected_parked = len(self.faults.consumer_bugs[0].order_ids)
         seen_failures = False
-        budget = self._retry_budget(bug_service) + 120 * self._load_factor()
-        deadline = time.monotonic() + budget
-        with self._live() as refresh:
-            while time.monotonic() < deadline:
-                rows = refresh()
-                for row in rows:
-                    drained = row.depth == 0 and row.in_flight == 0 and row.processed > 0
-                    if drained and row.service not in self.completion:
-                        self._completed(row.service, row.processed)
-                        self._note_backlogs(rows)
-                    if row.service == bug_service and row.failed and not seen_failures:
-                        seen_failures = True
-                        self.timeline.note(
-                            f"{bug_service}: records failing (ConsumerBugError), "
-                            "retrying after the visibility timeout"
-                        )
-                parked = next((r.dlq_depth or 0 for r in rows if r.service == bug_service), 0)
-                if len(self.completion) == len(rows) and parked >= expected_parked:
+
+        def settled(rows: list[ServiceStatus]) -> bool:
+            nonlocal seen_failures
+            working = [r for r in rows if not (self._held and r.service == HELD_SERVICE)]
+            for row in working:
+                drained = row.backlog == 0 and row.processed > 0
+                if drained and row.service not in self.completion:
+                    self._completed(row.service, row.processed)
+                    self._note_backlogs(rows)
+                if row.service == bug_service and row.failed and not seen_failures:
+                    seen_failures = True
                     self.timeline.note(
-                        f"{parked} messages parked in {bug_service}'s DLQ after "
-                        "maxReceiveCount attempts"
+                        f"{bug_service}: records failing (ConsumerBugError), "
+                        "retrying after the visibility timeout"
                     )
-                    return
-                time.sleep(1)
-        raise DemoStoryError(f"the burst did not settle within {budget:.0f}s")
+            parked = next((r.dlq_depth or 0 for r in rows if r.service == bug_service), 0)
+            done = all(r.backlog == 0 for r in working) and parked >= expected_parked
+            if done:
+                self.timeline.note(
+                    f"{parked} messages parked in {bug_service}'s DLQ after "
+                    "maxReceiveCount attempts"
+                )
+                if self._held:
+                    self._note_backlogs(rows)
+            return done
+
+        self._until("the burst to settle", settled, stall=self._stall_seconds())
 
     def wait_for_the_page(self, resources: LocalResources) -> None:
         """Until the DLQ growth alarm is in ALARM and its page is in the pager inbox."""
         alarm = naming.alarm(resources.stage, self.options.bug_service, "dlq-growth")
-        budget = self.runtime.clock.real(180) + 30
-        deadline = time.monotonic() + budget
-        sqs = self.runtime.client("sqs")
-        with self._live() as refresh:
-            while time.monotonic() < deadline:
-                refresh()
-                page = self._page_for(sqs, resources, alarm, "ALARM")
-                if page is not None:
-                    self.page = page
-                    self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
-                    self.timeline.note(f"  reason: {page['reason']}")
-                    self.timeline.note(f"  runbook: {page['runbook']}")
-                    return
-                time.sleep(1)
-        raise DemoStoryError(f"no page for {alarm} within {budget:.0f}s")
+        inbox = self._pager()
+        page: dict[str, Any] | None = None
+
+        def paged(_: list[ServiceStatus]) -> bool:
+            nonlocal page
+            page = inbox.find(alarm, "ALARM")
+            return page is not None
+
+        self._until(f"the page for {alarm}", paged, budget=self._alarm_budget(180))
+        assert page is not None
+        self.page = page
+        self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
+        self.timeline.note(f"  reason: {page['reason']}")
+        self.timeline.note(f"  runbook: {page['runbook']}")
 
     def inspect_fix_and_approve(self, resources: LocalResources) -> None:
         """What the on-call does: read the incident, inspect the DLQ, deploy the fix, approve."""
@@ -358,61 +650,91 @@ class BlackFriday:
         self.timeline.note("  approved: the workflow starts the redrive (StartMessageMoveTask)")
 
     def wait_for_recovery(self, resources: LocalResources) -> None:
-        """Until the redriven orders are processed, the alarm is OK and every queue is empty."""
+        """Until the redriven orders are processed, the alarm is OK and the incident resolved."""
         service = self.options.bug_service
         alarm = naming.alarm(resources.stage, service, "dlq-growth")
-        cloudwatch, sqs = self.runtime.client("cloudwatch"), self.runtime.client("sqs")
-        # The workflow resolves only after the DLQ stayed empty for the source queue's whole
-        # retry window (every receive a failing record would get), so that is waited for too.
-        budget = (
-            self.runtime.clock.real(600) + self._retry_budget(service) + 60 * self._load_factor()
-        )
-        deadline = time.monotonic() + budget
-        processed_noted = ok_noted = resolved_noted = False
-        done, state = 0, "unknown"
+        inbox = self._pager()
         worker = self.runtime.workers[service]
-        with self._live() as refresh:
-            while time.monotonic() < deadline:
-                rows = refresh()
-                everything_empty = all(
-                    r.depth == 0 and r.in_flight == 0 and not r.dlq_depth for r in rows
+        seen = {"processed": False, "ok": False, "resolved": False}
+        status: dict[str, Any] = {"done": 0, "state": "unknown"}
+
+        def recovered(rows: list[ServiceStatus]) -> bool:
+            mine = next(r for r in rows if r.service == service)
+            status["done"] = worker.snapshot().records_succeeded - self._before_redrive
+            status["state"] = mine.alarm
+            empty = mine.backlog == 0 and not mine.dlq_depth
+            if empty and status["done"] >= self._redriven and not seen["processed"]:
+                seen["processed"] = True
+                self.timeline.note(
+                    f"{service} processed the {self._redriven} redriven records; "
+                    f"its queue and DLQ are empty"
                 )
-                done = worker.snapshot().records_succeeded - self._before_redrive
-                if everything_empty and done >= self._redriven and not processed_noted:
-                    processed_noted = True
-                    self.timeline.note(
-                        f"{service} processed the {self._redriven} redriven records; "
-                        "every queue and DLQ is empty"
-                    )
-                state = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0][
-                    "StateValue"
-                ]
-                if state == "OK" and not ok_noted:
-                    page = self._page_for(sqs, resources, alarm, "OK")
-                    if page is not None:
-                        ok_noted = True
-                        self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
-                if not resolved_noted:
-                    resolved_noted = self._incident_closed()
-                if processed_noted and ok_noted and resolved_noted:
-                    return
-                time.sleep(1)
-        missing = [
-            what
-            for what, seen in (
-                (
-                    f"the {self._redriven} redriven records processed with every queue empty "
-                    f"({done} processed)",
-                    processed_noted,
-                ),
-                (f"{alarm} back to OK with its OK page (state {state})", ok_noted),
-                ("the incident resolved by the workflow", resolved_noted),
-            )
-            if not seen
-        ]
-        raise DemoStoryError(
-            f"no recovery within {budget:.0f}s: still waiting for {'; '.join(missing)}"
-        )
+            if not seen["ok"]:
+                page = inbox.find(alarm, "OK")
+                if page is not None:
+                    seen["ok"] = True
+                    self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
+            if not seen["resolved"]:
+                seen["resolved"] = self._incident_closed()
+            return all(seen.values())
+
+        # The workflow resolves only after the DLQ stayed empty for the source queue's whole
+        # retry window, and the growth alarm needs its window of quiet minutes: both emulated.
+        budget = self._alarm_budget(600) + self._retry_window_seconds(service)
+        try:
+            self._until("the recovery", recovered, budget=budget)
+        except DemoStoryError as error:
+            missing = [
+                what
+                for what, key in (
+                    (
+                        f"the {self._redriven} redriven records processed with the queue empty "
+                        f"({status['done']} processed)",
+                        "processed",
+                    ),
+                    (f"{alarm} back to OK with its OK page (state {status['state']})", "ok"),
+                    ("the incident resolved by the workflow", "resolved"),
+                )
+                if not seen[key]
+            ]
+            raise DemoStoryError(f"{error}: still waiting for {'; '.join(missing)}") from None
+
+    def analytics_catches_up(self, resources: LocalResources) -> None:
+        """Analytics' backlog worked off; with ``lag_alarm``, its queue-age alarm first."""
+        if not self._was_held:
+            return  # it drained with the burst
+        alarm = naming.alarm(resources.stage, HELD_SERVICE, "queue-age")
+        inbox = self._pager()
+        fired = inbox.find(alarm, "ALARM")
+        if self._held and self.options.lag_alarm and fired is None:
+            fired = self._wait_for_the_lag_alarm(alarm)
+        if fired is not None:
+            self._note_lag_page(fired)
+        if self._held:
+            self.release_analytics("after its queue-age alarm" if fired else "the story is done")
+        elif fired is None:
+            self._note_lag_short_of_alarm(alarm)
+        worker = self.runtime.workers[HELD_SERVICE]
+
+        def caught_up(rows: list[ServiceStatus]) -> bool:
+            mine = next(r for r in rows if r.service == HELD_SERVICE)
+            return mine.backlog == 0 and worker.mapping_state == "Enabled"
+
+        self._until(f"{HELD_SERVICE} to catch up", caught_up, stall=self._stall_seconds())
+        snapshot = worker.snapshot()
+        self._completed(HELD_SERVICE, snapshot.records_succeeded)
+        if fired is not None:
+            ok: dict[str, Any] = {}
+
+            def cleared(_: list[ServiceStatus]) -> bool:
+                page = inbox.find(alarm, "OK")
+                if page is not None:
+                    ok.update(page)
+                return page is not None
+
+            self._until(f"{alarm} back to OK", cleared, budget=self._alarm_budget(180))
+            self.analytics_lag["alarm_ok"] = True
+            self.timeline.note(f"[bold green]OK[/bold green] {ok['subject']}")
 
     def show_incident_and_trace(self, resources: LocalResources) -> None:
         """The incident from alarm to resolution, and one order's journey from X-Ray."""
@@ -443,26 +765,151 @@ class BlackFriday:
         published = Published(self.events, {sku: n for sku, (n, _) in self.stock.items()})
         return reconcile_run(self.runtime, published)
 
+    # --- analytics' lag ------------------------------------------------------------------------
+
+    def _lag_alarm(self, alarm: str) -> dict[str, Any]:
+        found = self.runtime.client("cloudwatch").describe_alarms(AlarmNames=[alarm])
+        alarms = found["MetricAlarms"]
+        if not alarms:
+            raise DemoStoryError(f"no alarm {alarm}: `alarms sync` made no queue-age alarm")
+        return dict(alarms[0])
+
+    def _held_row(self) -> ServiceStatus:
+        rows = service_statuses(self.runtime, self._known_queues())
+        return next(r for r in rows if r.service == HELD_SERVICE)
+
+    def _wait_for_the_lag_alarm(self, alarm: str) -> dict[str, Any]:
+        """Hold analytics until its queue-age alarm pages, as long as the emulator clock needs."""
+        limit = float(self._lag_alarm(alarm)["Threshold"])
+        age = self._held_row().oldest_age_seconds or 0
+        to_go = max(0.0, limit - age)
+        self.timeline.note(
+            f"{HELD_SERVICE} still held: its oldest message is {_duration(age)} old in AWS time, "
+            f"its queue-age alarm fires past {_duration(limit)} ({_duration(to_go)} of AWS time "
+            f"to go: {self.runtime.clock.real(to_go):.0f} real seconds at "
+            f"x{self.runtime.clock.factor:g})"
+        )
+        inbox = self._pager()
+        page: dict[str, Any] = {}
+
+        def paged(_: list[ServiceStatus]) -> bool:
+            found = inbox.find(alarm, "ALARM")
+            if found is not None:
+                page.update(found)
+            return found is not None
+
+        self._until(f"the page for {alarm}", paged, budget=self._alarm_budget(to_go + 180))
+        return page
+
+    def _note_lag_page(self, page: dict[str, Any]) -> None:
+        self.analytics_lag.update(alarm=page["alarm"], alarm_fired=True)
+        self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
+        self.timeline.note(f"  reason: {page['reason']}")
+
+    def _note_lag_short_of_alarm(self, alarm: str) -> None:
+        """Say how far analytics fell behind against its limit, when the alarm did not fire."""
+        limit = float(self._lag_alarm(alarm)["Threshold"])
+        age = self.analytics_lag.get("oldest_age_seconds") or 0
+        self.analytics_lag.update(alarm=alarm, alarm_fired=False, limit_seconds=limit)
+        self.timeline.note(
+            f"  {HELD_SERVICE} was {_duration(age)} behind in AWS time; its queue-age alarm "
+            f"({alarm}) fires past {_duration(limit)}: not reached (`--lag-alarm` holds "
+            f"{HELD_SERVICE} until it fires)"
+        )
+
     # --- helpers -----------------------------------------------------------------------------
 
+    def _until(
+        self,
+        what: str,
+        done: Callable[[list[ServiceStatus]], bool],
+        *,
+        stall: float | None = None,
+        budget: float | None = None,
+    ) -> list[ServiceStatus]:
+        """Refresh the status until ``done``; fail when nothing moved for ``stall`` seconds,
+        or, for a step on the emulator's own timing, after ``budget`` seconds."""
+        watch = StallWatch(stall) if stall is not None else None
+        deadline = time.monotonic() + budget if budget is not None else None
+        with self._watch() as refresh:
+            while True:
+                rows = refresh()
+                if done(rows):
+                    return rows
+                if watch is not None and not watch.still_moving(_fingerprint(rows)):
+                    raise DemoStoryError(
+                        f"{what}: nothing moved for {watch.stall_seconds:.0f}s "
+                        f"({_backlog_summary(rows)})"
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    assert budget is not None
+                    raise DemoStoryError(f"{what} did not happen within {budget:.0f}s")
+                time.sleep(REFRESH_SECONDS)
+
+    def _stall_seconds(self) -> float:
+        """Longest a queue may look still while it works: a message in flight comes back after
+        its visibility timeout, and an invocation may run that long (plus a busy machine)."""
+        longest = max(
+            (self._visibility_seconds(service) for service in self.runtime.workers), default=30
+        )
+        return 2 * self.runtime.clock.real(longest) + STALL_SLACK_SECONDS
+
+    def _visibility_seconds(self, service: str) -> int:
+        worker = self.runtime.workers[service]
+        attributes = self.runtime.client("sqs").get_queue_attributes(
+            QueueUrl=worker.spec.queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        return int(attributes.get("VisibilityTimeout", 30))
+
+    def _retry_window_seconds(self, service: str) -> float:
+        """Real seconds a failing record takes to park: maxReceiveCount visibility timeouts."""
+        worker = self.runtime.workers[service]
+        attributes = self.runtime.client("sqs").get_queue_attributes(
+            QueueUrl=worker.spec.queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+        )["Attributes"]
+        receives = int(json.loads(attributes.get("RedrivePolicy", "{}")).get("maxReceiveCount", 5))
+        return self.runtime.clock.real(receives * int(attributes.get("VisibilityTimeout", 30)))
+
+    def _alarm_budget(self, emulated_seconds: float) -> float:
+        return self.runtime.clock.real(emulated_seconds) + ALARM_SLACK_SECONDS
+
     def _completed(self, service: str, processed: int) -> None:
-        worker = self.runtime.workers.get(service)
-        last = worker.snapshot().last_success if worker else None
-        started_epoch = time.time() - (time.monotonic() - self._burst_started)
-        seconds = None if last is None else max(0.0, last - started_epoch)
+        seconds = self._since_burst(service)
         self.completion[service] = seconds
         shown = "-" if seconds is None else f"{seconds:.1f}s after the burst started"
         self.timeline.note(f"{service} caught up: {processed} records processed, last at {shown}")
 
-    def _note_backlogs(self, rows: list[Any]) -> None:
+    def _since_burst(self, service: str) -> float | None:
+        worker = self.runtime.workers.get(service)
+        last = worker.snapshot().last_success if worker else None
+        started_epoch = time.time() - (time.monotonic() - self._burst_started)
+        return None if last is None else max(0.0, last - started_epoch)
+
+    def _note_backlogs(self, rows: list[ServiceStatus]) -> None:
         behind = [
-            f"{r.service} {r.depth + r.in_flight} queued"
-            + (f" (oldest {r.oldest_age_seconds}s old in AWS time)" if r.oldest_age_seconds else "")
+            f"{r.service} {r.backlog} queued"
+            + (" (held)" if self._held and r.service == HELD_SERVICE else "")
+            + _aws_age(r.oldest_age_seconds)
             for r in rows
-            if r.service not in self.completion and r.depth + r.in_flight
+            if r.service not in self.completion and r.backlog
         ]
         if behind:
             self.timeline.note(f"  meanwhile: {', '.join(behind)}")
+
+    def _known_queues(self) -> Mapping[str, Any]:
+        if self._queues is None:
+            from orderflow.platform.stage import discover_queues  # noqa: PLC0415
+
+            self._queues = discover_queues(self.runtime.client("sqs"), self.runtime.options.stage)
+        return self._queues
+
+    def _pager(self) -> PagerInbox:
+        if self._inbox is None:
+            assert self.runtime.resources is not None
+            self._inbox = PagerInbox(
+                self.runtime.client("sqs"), self.runtime.resources.pager_queue_url
+            )
+        return self._inbox
 
     def _desk(self) -> Any:
         from orderflow.platform.monitoring import IncidentDesk  # noqa: PLC0415
@@ -471,14 +918,20 @@ class BlackFriday:
 
     def _wait_for_incident(self, service: str) -> Any:
         """The incident the DLQ growth alarm opened, once its workflow waits for a decision."""
-        budget = 60 * self._load_factor()
-        deadline = time.monotonic() + budget
-        while time.monotonic() < deadline:
-            for incident in self._desk().incidents():
-                if incident.service == service and incident.waiting_for_decision:
-                    return incident
-            time.sleep(1)
-        raise DemoStoryError(f"no incident for {service} awaited a decision within {budget:.0f}s")
+        found: list[Any] = []
+
+        def waiting(_: list[ServiceStatus]) -> bool:
+            found.extend(
+                i
+                for i in self._desk().incidents()
+                if i.service == service and i.waiting_for_decision
+            )
+            return bool(found)
+
+        self._until(
+            f"an incident for {service} awaiting a decision", waiting, budget=ALARM_SLACK_SECONDS
+        )
+        return found[0]
 
     def _incident_closed(self) -> bool:
         if self.incident_id is None:
@@ -490,6 +943,14 @@ class BlackFriday:
             raise DemoStoryError(f"incident {incident.id} ended {incident.status}")
         self.timeline.note(f"incident {incident.id} resolved: the workflow verified the drain")
         return True
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - started
 
     @contextmanager
     def _as_order_api(self) -> Iterator[None]:
@@ -504,69 +965,91 @@ class BlackFriday:
             else:
                 os.environ[DAEMON_ADDRESS_ENV] = previous
 
-    def _retry_budget(self, service: str) -> float:
-        """Real seconds a failing record needs to reach the DLQ (3 visibility timeouts + slack)."""
-        worker = self.runtime.workers.get(service)
-        timeout = worker.spec.timeout_seconds if worker else 30
-        return self.runtime.clock.real(4 * 6 * timeout)
-
-    def _load_factor(self) -> float:
-        return max(1.0, self.options.orders / 60)
-
-    def _page_for(
-        self, sqs: Any, resources: LocalResources, alarm: str, state: str
-    ) -> dict[str, Any] | None:
-        response = sqs.receive_message(
-            QueueUrl=resources.pager_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        found = None
-        for message in response.get("Messages", []):
-            notification = json.loads(message["Body"])
-            try:
-                body = json.loads(notification.get("Message", "{}"))
-            except json.JSONDecodeError:
-                continue  # not a CloudWatch notification: someone else's page, left alone
-            if not isinstance(body, dict) or "AlarmName" not in body:
-                continue
-            if body.get("AlarmName") == alarm and body.get("NewStateValue") == state:
-                description = str(body.get("AlarmDescription", ""))
-                found = {
-                    "subject": notification.get("Subject", ""),
-                    "alarm": alarm,
-                    "state": state,
-                    "reason": body.get("NewStateReason", ""),
-                    "runbook": description[description.find("Runbook") :] or description,
-                }
-            sqs.delete_message(
-                QueueUrl=resources.pager_queue_url, ReceiptHandle=message["ReceiptHandle"]
+    def progress_line(self, rows: list[ServiceStatus]) -> str:
+        """Orders in and their rate, then each queue's backlog and records done per second."""
+        now = time.monotonic()
+        parts = []
+        publisher = self._publisher
+        if publisher is not None and self._burst_started:
+            elapsed = max(now - self._burst_started, 1e-6)
+            orders = len(self.orders) * publisher.done / max(1, len(self.events))
+            parts.append(
+                f"published {publisher.done}/{len(self.events)} events "
+                f"({orders / elapsed:.1f} orders/s)"
             )
-        return found
+        for row in rows:
+            rate = self._rate(row, now)
+            held = " held" if self._held and row.service == HELD_SERVICE else ""
+            dlq = f", DLQ {row.dlq_depth}" if row.dlq_depth else ""
+            parts.append(f"{row.service} {row.backlog} queued{held}{dlq}, {rate:.0f}/s")
+        return " · ".join(parts)
+
+    def _rate(self, row: ServiceStatus, now: float) -> float:
+        """Records a second the service processed since the previous progress line."""
+        then, processed = self._rates.get(row.service, (now, row.processed))
+        self._rates[row.service] = (now, row.processed)
+        return (row.processed - processed) / (now - then) if now > then else 0.0
 
     @contextmanager
-    def _live(self) -> Iterator[Callable[[], list[Any]]]:
-        """Refresh a live status table on a terminal; elsewhere just read the status."""
+    def _watch(self) -> Iterator[Callable[[], list[ServiceStatus]]]:
+        """Refresh a live status (table and progress line) on a terminal; elsewhere print the
+        progress line every ``PROGRESS_SECONDS``."""
         title = f"orderflow {self.runtime.options.stage} (clock x{self.runtime.clock.factor:g})"
-        if self.console is None or not self.console.is_terminal:
-            yield lambda: service_statuses(self.runtime)
-            return
-        with Live(console=self.console, transient=True, refresh_per_second=2) as live:
+        queues = self._known_queues()
+        console = self.console
+        if console is None or not console.is_terminal:
 
-            def refresh() -> list[Any]:
-                rows = service_statuses(self.runtime)
-                live.update(status_table(title, rows))
+            def read() -> list[ServiceStatus]:
+                rows = service_statuses(self.runtime, queues)
+                if console is not None and time.monotonic() - self._last_progress >= (
+                    PROGRESS_SECONDS
+                ):
+                    self._last_progress = time.monotonic()
+                    at = time.monotonic() - self.timeline.started
+                    console.print(f"[dim]{at:7.1f}s  progress: {self.progress_line(rows)}[/dim]")
+                return rows
+
+            yield read
+            return
+        with Live(console=console, transient=True, refresh_per_second=2) as live:
+
+            def refresh() -> list[ServiceStatus]:
+                rows = service_statuses(self.runtime, queues)
+                line = Text(self.progress_line(rows), style="bold")
+                live.update(Group(line, status_table(title, rows)))
                 return rows
 
             yield refresh
 
-    @contextmanager
-    def _progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        if self.console is None or not self.console.is_terminal:
-            yield lambda _: None
-            return
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task(description, total=total)
-            yield lambda done: bar.update(task, completed=done)
+
+def _fingerprint(rows: Sequence[ServiceStatus]) -> tuple[Any, ...]:
+    """What changes while the pipeline works: depths, records done and failed, alarms."""
+    return tuple(
+        (r.service, r.depth, r.in_flight, r.processed, r.failed, r.dlq_depth, r.alarm) for r in rows
+    )
+
+
+def _backlog_summary(rows: Sequence[ServiceStatus]) -> str:
+    return ", ".join(
+        f"{r.service} {r.backlog} queued" + (f", DLQ {r.dlq_depth}" if r.dlq_depth else "")
+        for r in rows
+    )
+
+
+def _aws_age(seconds: int | None) -> str:
+    return f" (oldest {_duration(seconds)} old in AWS time)" if seconds else ""
+
+
+def _duration(seconds: float) -> str:
+    """``2 h 05 min``, ``7 min 30 s`` or ``45 s``."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
 
 
 def _collapse(steps: list[str]) -> list[str]:
@@ -607,6 +1090,17 @@ def completion_table(report: DemoReport) -> Table:
     return table("caught up after the burst started", ["SERVICE", "LAST RECORD DONE"], rows)
 
 
+def phases_table(report: DemoReport) -> Table:
+    """Real seconds per step of the story."""
+    from orderflow.platform.cli.state import table  # noqa: PLC0415  (the CLI imports this module)
+
+    return table(
+        "where the time went",
+        ["STEP", "SECONDS"],
+        [[name, f"{seconds:.1f}"] for name, seconds in report.phases.items()],
+    )
+
+
 def reconciliation_table(result: Reconciliation) -> Table:
     """The reconciliation, one line per check."""
     from orderflow.platform.cli.state import table  # noqa: PLC0415  (the CLI imports this module)
@@ -623,7 +1117,15 @@ def reconciliation_table(result: Reconciliation) -> Table:
 
 def render_report(console: Console, report: DemoReport) -> None:
     """The end of the story for humans."""
-    console.print(Group(completion_table(report), "", reconciliation_table(report.reconciliation)))
+    console.print(
+        Group(
+            completion_table(report),
+            "",
+            phases_table(report),
+            "",
+            reconciliation_table(report.reconciliation),
+        )
+    )
     if report.ok:
         console.print("[bold green]reconciled: every order processed, nothing lost[/bold green]")
     else:

@@ -271,7 +271,8 @@ def observe(
     )
     from orderflow.analytics.report import totals  # noqa: PLC0415
     from orderflow.inventory.adapters.dynamodb import DynamoDBStockLedger  # noqa: PLC0415
-    from orderflow.payment.adapters.dynamodb import DynamoDBPaymentRepository  # noqa: PLC0415
+    from orderflow.inventory.domain import Cancellation, OrderRecord  # noqa: PLC0415
+    from orderflow.payment.adapters.dynamodb import CHARGE_ENTRY  # noqa: PLC0415
     from orderflow.payment.adapters.gateway import read_journal  # noqa: PLC0415
 
     dynamodb = clients("dynamodb")
@@ -284,11 +285,12 @@ def observe(
     else:
         journal = read_journal(resources.gateway_journal)
 
-    payments = DynamoDBPaymentRepository(
-        services["payment"].outputs["PaymentsTableName"], client=dynamodb
+    # One scan per table, not one read per order: the same entries the services' own reads
+    # look for (payment's charge entry, the stock ledger's order record and cancellation).
+    payment_entries = entries_by_kind(
+        dynamodb, services["payment"].outputs["PaymentsTableName"], (CHARGE_ENTRY,)
     )
-    orders = [o.order_id for o in published.orders]
-    payment_records = frozenset(o for o in orders if payments.payment_of(o) is not None)
+    payment_records = frozenset(payment_entries[CHARGE_ENTRY])
 
     inventory_tables = services["inventory"].outputs
     ledger = DynamoDBStockLedger(
@@ -297,14 +299,10 @@ def observe(
         movements_table=inventory_tables["MovementsTableName"],
     )
     stock = {level.sku: level.available for level in ledger.all_levels()}
-    cancelled = [c.order_id for c in published.of_type(OrderCancelled)]
-    recorded, cancels = set(), set()
-    for order_id in set(orders) | set(cancelled):
-        order_history = ledger.history(order_id)
-        if order_history.record is not None:
-            recorded.add(order_id)
-        if order_history.cancellation is not None:
-            cancels.add(order_id)
+    ledger_entries = entries_by_kind(
+        dynamodb, inventory_tables["MovementsTableName"], (OrderRecord.KEY, Cancellation.KEY)
+    )
+    recorded, cancels = ledger_entries[OrderRecord.KEY], ledger_entries[Cancellation.KEY]
 
     emails = []
     for email in sent_emails:
@@ -348,6 +346,25 @@ def observe(
         analytics_totals=totals(store),
         queue_depths=depths,
     )
+
+
+def entries_by_kind(dynamodb: Any, table: str, kinds: Sequence[str]) -> dict[str, set[str]]:
+    """entry kind -> the orders holding one, for a table keyed (order_id, entry); one
+    strongly consistent scan of the keys only, filtered to ``kinds``."""
+    found: dict[str, set[str]] = {kind: set() for kind in kinds}
+    values = {f":k{n}": {"S": kind} for n, kind in enumerate(kinds)}
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ProjectionExpression="#o, #e",
+        FilterExpression=f"#e IN ({', '.join(values)})",
+        ExpressionAttributeNames={"#o": "order_id", "#e": "entry"},
+        ExpressionAttributeValues=values,
+        ConsistentRead=True,
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            found[item["entry"]["S"]].add(item["order_id"]["S"])
+    return found
 
 
 def reconcile_run(runtime: Any, published: Published) -> Reconciliation:
