@@ -332,11 +332,21 @@ class PagerInbox:
                 ],
             )
 
-    def find(self, alarm: str, state: str) -> dict[str, Any] | None:
-        """The latest page of ``alarm`` entering ``state`` (reading what arrived first)."""
+    def mark(self) -> int:
+        """Where the inbox stands now: ``find(..., since=mark)`` sees only later pages."""
+        self.read()
+        return len(self.pages)
+
+    def find(self, alarm: str, state: str, since: int = 0) -> dict[str, Any] | None:
+        """The latest page of ``alarm`` entering ``state``, of those that arrived after
+        ``since`` (an alarm's first OK, when it was created, is no recovery)."""
         self.read()
         return next(
-            (p for p in reversed(self.pages) if p["alarm"] == alarm and p["state"] == state),
+            (
+                p
+                for p in reversed(self.pages[since:])
+                if p["alarm"] == alarm and p["state"] == state
+            ),
             None,
         )
 
@@ -407,6 +417,8 @@ class BlackFriday:
         self._redriven = 0
         self._held = False
         self._was_held = False
+        self._paged_at = 0
+        self._lag_paged_at = 0
         self._queues: Mapping[str, Any] | None = None
         self._inbox: PagerInbox | None = None
         self._publisher: ConcurrentPublisher | None = None
@@ -493,8 +505,9 @@ class BlackFriday:
             budget=ALARM_SLACK_SECONDS,
         )
         self.timeline.note(
-            f"{HELD_SERVICE} held back for the peak: event source mapping {state.lower()} "
-            f"({worker.mapping_state}); Lambda stops polling, the queue keeps every event"
+            f"{HELD_SERVICE} held back for the peak: its event source mapping is "
+            f"{worker.mapping_state.lower()} (Lambda answered {state}); Lambda stops polling, "
+            "the queue keeps every event"
         )
 
     def release_analytics(self, why: str) -> None:
@@ -604,6 +617,7 @@ class BlackFriday:
         self._until(f"the page for {alarm}", paged, budget=self._alarm_budget(180))
         assert page is not None
         self.page = page
+        self._paged_at = inbox.mark()
         self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
         self.timeline.note(f"  reason: {page['reason']}")
         self.timeline.note(f"  runbook: {page['runbook']}")
@@ -670,7 +684,7 @@ class BlackFriday:
                     f"its queue and DLQ are empty"
                 )
             if not seen["ok"]:
-                page = inbox.find(alarm, "OK")
+                page = inbox.find(alarm, "OK", since=self._paged_at)
                 if page is not None:
                     seen["ok"] = True
                     self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
@@ -727,7 +741,7 @@ class BlackFriday:
             ok: dict[str, Any] = {}
 
             def cleared(_: list[ServiceStatus]) -> bool:
-                page = inbox.find(alarm, "OK")
+                page = inbox.find(alarm, "OK", since=self._lag_paged_at)
                 if page is not None:
                     ok.update(page)
                 return page is not None
@@ -802,6 +816,7 @@ class BlackFriday:
         return page
 
     def _note_lag_page(self, page: dict[str, Any]) -> None:
+        self._lag_paged_at = self._pager().mark()
         self.analytics_lag.update(alarm=page["alarm"], alarm_fired=True)
         self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
         self.timeline.note(f"  reason: {page['reason']}")
