@@ -53,3 +53,11 @@ def test_every_call_gets_a_figure_and_plain_moto_not_reached_is_said() -> None:
     assert batch.met is False
     assert "plain moto not reached" in batch.detail
     assert "100,000 not reached" in figures[0].detail
+
+
+def test_the_wall_clock_medians_are_kept_beside_the_cpu_time() -> None:
+    costs = [CallCost(SEND, "extensions", 0, 0.004, 10, wall_seconds=0.011)]
+    figure = call_cost_figures(costs)[0]
+    assert figure.value == 1.0
+    assert figure.data["extensions"] == {"0": 0.004}
+    assert figure.data["wall_seconds"]["extensions"] == {"0": 0.011}

@@ -16,6 +16,11 @@ than ``slow_call_seconds`` ends that call's larger sizes for that side ("not rea
 stays bounded, and the timed calls at one size stop after 5 s together (at least one). Run as
 ``python -m orderflow.bench.callcost``: it prints its JSON, and the bench runs it in
 its own interpreter so nothing it installs leaks into other benchmarks.
+
+A call's cost is the CPU time this process spends on it (client, moto and the extensions all run
+in it, on one thread): on a shared machine the wall-clock time of the same call swings with
+whatever else runs, from one size to the next, by more than the growth being measured. The
+wall-clock medians are kept beside it (``wall_seconds``).
 """
 
 from __future__ import annotations
@@ -47,18 +52,25 @@ ACCOUNT = "123456789012"
 
 @dataclass(frozen=True)
 class CallCost:
-    """Median seconds per call of one call at one size on one side; None when not reached."""
+    """Median CPU seconds per call of one call at one size on one side (None when not reached),
+    and the median wall-clock seconds."""
 
     call: str
     side: str
     size: int
     seconds: float | None
     calls: int
+    wall_seconds: float | None = None
 
 
 def per_size(costs: Sequence[CallCost], call: str, side: str) -> dict[int, float | None]:
     """size -> seconds per call for one call and side (None where not reached)."""
     return {c.size: c.seconds for c in costs if c.call == call and c.side == side}
+
+
+def per_size_wall(costs: Sequence[CallCost], call: str, side: str) -> dict[int, float | None]:
+    """size -> median wall-clock seconds per call for one call and side."""
+    return {c.size: c.wall_seconds for c in costs if c.call == call and c.side == side}
 
 
 def growth(costs: Sequence[CallCost], call: str, side: str) -> float | None:
@@ -74,7 +86,7 @@ def growth(costs: Sequence[CallCost], call: str, side: str) -> float | None:
 
 
 def batch_path_rate(costs: Sequence[CallCost], side: str, size: int) -> float | None:
-    """Messages per second through the SQS batch path (send 10, receive 10, delete 10) at
+    """Messages per CPU second through the SQS batch path (send 10, receive 10, delete 10) at
     ``size``; None if either call was not reached."""
     send = per_size(costs, CALLS[0], side).get(size)
     receive = per_size(costs, CALLS[1], side).get(size)
@@ -90,14 +102,25 @@ CELL_BUDGET_SECONDS = 5.0
 """Timed calls at one size stop once they have taken this long together (at least one call)."""
 
 
-def _median_call(call: Callable[[], object], prepare: Callable[[], object], calls: int) -> float:
-    timings: list[float] = []
-    while len(timings) < calls and sum(timings) < CELL_BUDGET_SECONDS:
+@dataclass(frozen=True)
+class Timing:
+    """Median CPU and wall-clock seconds of the timed calls at one size, and how many."""
+
+    cpu: float
+    wall: float
+    calls: int
+
+
+def _median_call(call: Callable[[], object], prepare: Callable[[], object], calls: int) -> Timing:
+    cpu: list[float] = []
+    wall: list[float] = []
+    while len(cpu) < calls and sum(wall) < CELL_BUDGET_SECONDS:
         prepare()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         call()
-        timings.append(time.perf_counter() - started)
-    return float(statistics.median(timings))
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+    return Timing(float(statistics.median(cpu)), float(statistics.median(wall)), len(cpu))
 
 
 def _fill_queue(queue_name: str, count: int) -> None:
@@ -119,7 +142,7 @@ def _fill_table(table_name: str, count: int) -> None:
         backend.put_item(table_name, {"pk": {"S": f"backlog-{number}"}})
 
 
-def _one_size(call: str, size: int, calls: int) -> float:
+def _one_size(call: str, size: int, calls: int) -> Timing:
     import boto3  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415
 
@@ -188,9 +211,12 @@ def measure_side(
     for call in CALLS:
         reached = True
         for size in sizes:
-            seconds = _one_size(call, size, calls) if reached else None
-            costs.append(CallCost(call, side, size, seconds, calls if reached else 0))
-            if seconds is not None and seconds > slow_call_seconds:
+            timing = _one_size(call, size, calls) if reached else None
+            if timing is None:
+                costs.append(CallCost(call, side, size, None, 0))
+                continue
+            costs.append(CallCost(call, side, size, timing.cpu, timing.calls, timing.wall))
+            if timing.wall > slow_call_seconds:
                 reached = False
     return costs
 

@@ -310,14 +310,22 @@ def call_cost_figures(costs: Sequence[callcost.CallCost]) -> list[Figure]:
                 callcost.growth(costs, call, callcost.SIDES[0]),
                 RATIO,
                 CALL_COST_TARGET,
-                detail="cost at the largest size / at 0; "
+                detail="CPU time per call at the largest size / at 0; "
                 + "; ".join(
                     f"{side}: {_sizes_listing(callcost.per_size(costs, call, side))}"
                     for side in callcost.SIDES
                 ),
                 data={
-                    side: {str(k): v for k, v in callcost.per_size(costs, call, side).items()}
-                    for side in callcost.SIDES
+                    **{
+                        side: {str(k): v for k, v in callcost.per_size(costs, call, side).items()}
+                        for side in callcost.SIDES
+                    },
+                    "wall_seconds": {
+                        side: {
+                            str(k): v for k, v in callcost.per_size_wall(costs, call, side).items()
+                        }
+                        for side in callcost.SIDES
+                    },
                 },
             )
         )
@@ -331,7 +339,7 @@ def call_cost_figures(costs: Sequence[callcost.CallCost]) -> list[Figure]:
             rates[callcost.SIDES[0]],
             MESSAGES_PER_SECOND,
             BATCH_PATH_TARGET,
-            detail="send 10 + receive 10 + delete 10, in-process; plain moto "
+            detail="send 10 + receive 10 + delete 10, in-process, per CPU second; plain moto "
             + ("not reached" if plain is None else f"{plain:,.0f} messages/s"),
             data=dict(rates),
         )
