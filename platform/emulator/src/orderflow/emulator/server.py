@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,15 +110,37 @@ class EmbeddedAwsError(RuntimeError):
     """The embedded AWS could not start or stopped unexpectedly."""
 
 
+WITHOUT_ENV = "ORDERFLOW_EMULATOR_WITHOUT"
+"""Extensions to leave out, by module name, comma-separated (``sqs_index,sns_signing``): for
+measuring what they save against moto's own behaviour, never for a run that must reconcile."""
+
+
+def extensions_left_out(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The extensions ``ORDERFLOW_EMULATOR_WITHOUT`` names (``ValueError`` for an unknown one)."""
+    raw = (os.environ if environ is None else environ).get(WITHOUT_ENV, "")
+    names = frozenset(name.strip() for name in raw.split(",") if name.strip())
+    unknown = sorted(names - {_module_name(module) for module in EXTENSIONS})
+    if unknown:
+        raise ValueError(f"{WITHOUT_ENV}: no extension named {', '.join(unknown)}")
+    return names
+
+
+def _module_name(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
 def install_extensions(emulator_clock: EmulatorClock, iam: str = "off") -> None:
-    """Install every emulator extension into this process's moto, on ``emulator_clock``.
+    """Install every emulator extension into this process's moto, on ``emulator_clock``
+    (except those ``ORDERFLOW_EMULATOR_WITHOUT`` names).
 
     ``iam`` (one of ``IAM_MODES``) installs ``iam_enforcement`` after them, enforcing or
     recording only.
     """
     clock.set_clock(emulator_clock)
+    left_out = extensions_left_out()
     for module in EXTENSIONS:
-        module.install()
+        if _module_name(module) not in left_out:
+            module.install()
     install_iam(iam)
 
 

@@ -46,7 +46,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cold-start-runs", type=int, default=11)
     parser.add_argument("--record-runs", type=int, default=7)
     parser.add_argument("--throughput-runs", type=int, default=3)
-    parser.add_argument("--throughput-orders", type=int, default=40)
+    parser.add_argument(
+        "--throughput-orders", type=int, default=200, help="orders per throughput run"
+    )
+    parser.add_argument(
+        "--throughput-large-orders",
+        type=int,
+        default=5000,
+        help="orders of the one large pipeline run",
+    )
+    parser.add_argument(
+        "--plain-moto-orders",
+        type=int,
+        default=40,
+        help="orders of the pipeline run on plain moto",
+    )
     parser.add_argument("--call-cost-calls", type=int, default=15, help="timed calls per size")
     parser.add_argument("--orders", type=int, default=100, help="reference traffic size")
     args = parser.parse_args(argv)
@@ -56,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "record_runs",
         "throughput_runs",
         "throughput_orders",
+        "throughput_large_orders",
+        "plain_moto_orders",
         "call_cost_calls",
         "orders",
     ):
@@ -101,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         record_runs=args.record_runs,
         throughput_orders=args.throughput_orders,
         throughput_runs=args.throughput_runs,
+        throughput_large_orders=args.throughput_large_orders,
+        plain_moto_orders=args.plain_moto_orders,
         call_cost_calls=args.call_cost_calls,
     )
     started = time.monotonic()
@@ -141,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         "record_runs": options.record_runs,
         "throughput_runs": options.throughput_runs,
         "throughput_orders": options.throughput_orders,
+        "throughput_large_orders": options.throughput_large_orders,
+        "plain_moto_orders": options.plain_moto_orders,
         "call_cost_calls": options.call_cost_calls,
         "skipped": sorted(set(args.skip)),
     }

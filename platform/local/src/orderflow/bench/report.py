@@ -20,18 +20,23 @@ from orderflow.bench.stats import (
 HEADER = ("Measure", "Subject", "Result", "Target", "", "Detail")
 
 
+_FORMATS = {
+    RATIO: "{:.2f}x",
+    MEGABYTES: "{:.1f} MB",
+    USD_PER_MILLION_ORDERS: "${:,.2f}",
+}
+
+
 def format_value(value: float | None, unit: str) -> str:
-    """A value in its unit, as the table shows it."""
+    """A value in its unit, as the table shows it (a rate per second with one decimal)."""
     if value is None:
         return "not measured"
-    if unit == RATIO:
-        return f"{value:.2f}x"
     if unit == SHARE:
         return f"{value * 100:.0f}%"
-    if unit == MEGABYTES:
-        return f"{value:.1f} MB"
-    if unit == USD_PER_MILLION_ORDERS:
-        return f"${value:,.2f}"
+    if unit in _FORMATS:
+        return _FORMATS[unit].format(value)
+    if unit.endswith("/s"):
+        return f"{value:,.1f} {unit}"
     return f"{value:g} {unit}"
 
 

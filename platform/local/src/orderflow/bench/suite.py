@@ -35,8 +35,14 @@ from orderflow.bench.stats import (
     at_least,
     at_most,
     median,
+    ratio,
 )
-from orderflow.bench.throughput import measure_throughput
+from orderflow.bench.throughput import (
+    PlainMoto,
+    Throughput,
+    measure_plain_moto,
+    measure_throughput,
+)
 from orderflow.bench.traffic import ReferenceTraffic
 from orderflow.contracts import SERVICES
 
@@ -55,7 +61,13 @@ THROUGHPUT_TARGET = at_least(0.70)
 ARTIFACT_TARGET = at_most(10.0)
 CALL_COST_TARGET = at_most(1.5)
 BATCH_PATH_TARGET = at_least(1000.0)
+PIPELINE_TARGET = at_least(25.0)
+"""Orders per second through all four consumers, on 2 cores."""
+LARGE_RUN_TARGET = at_least(0.90)
+"""Throughput of the large run as a share of the small runs'."""
+PLAIN_MOTO_TARGET = at_least(10.0)
 MESSAGES_PER_SECOND = "messages/s"
+ORDERS_PER_SECOND = "orders/s"
 CALL_COST_TIMEOUT_SECONDS = 1800
 WAIT_EXAMPLE_SECONDS = 0.010
 
@@ -85,8 +97,10 @@ class Options:
     seed: int = 2024
     cold_start_runs: int = 11
     record_runs: int = 7
-    throughput_orders: int = 40
+    throughput_orders: int = 200
     throughput_runs: int = 3
+    throughput_large_orders: int = 5000
+    plain_moto_orders: int = 40
     call_cost_calls: int = 15
 
 
@@ -216,20 +230,29 @@ def record_cost(options: Options, traffic: ReferenceTraffic, results: Results) -
 
 
 def throughput(options: Options, traffic: ReferenceTraffic, results: Results) -> None:
-    """Orders per second on the local runtime against the emulator's ceiling."""
+    """Orders per second on the local runtime: against the emulator's ceiling, at the small and
+    the large size, and against plain moto."""
     subject = "all four consumers"
+    small, large = options.throughput_orders, options.throughput_large_orders
     try:
         measured = measure_throughput(
             options.root,
             options.state_dir,
-            orders=options.throughput_orders,
+            orders=small,
             runs=options.throughput_runs,
+            large_orders=large,
         )
     except BenchError as exc:
         results.figures.append(not_measured(THROUGHPUT, subject, SHARE, exc))
+        for name, unit in (
+            (_pipeline_subject(small), ORDERS_PER_SECOND),
+            (_pipeline_subject(large), ORDERS_PER_SECOND),
+            (_large_subject(small, large), SHARE),
+            (PLAIN_MOTO_SUBJECT, RATIO),
+        ):
+            results.figures.append(not_measured(THROUGHPUT, name, unit, exc))
         return
     pipeline, ceiling = median(measured.pipeline), median(measured.ceiling)
-    failed = ", ".join(f"{s} {n}" for s, n in sorted(measured.failed.items()))
     results.figures.append(
         Figure(
             THROUGHPUT,
@@ -239,7 +262,7 @@ def throughput(options: Options, traffic: ReferenceTraffic, results: Results) ->
             THROUGHPUT_TARGET,
             detail=f"{pipeline:.1f} orders/s vs ceiling {ceiling:.1f} orders/s; "
             f"{measured.orders} orders a run, median of {len(measured.pipeline)}"
-            + (f"; failed records: {failed}" if failed else ""),
+            + _failed(measured.failed),
             why=_throughput_why(traffic, results.censuses),
             data={
                 "pipeline_orders_per_second": measured.pipeline,
@@ -248,6 +271,107 @@ def throughput(options: Options, traffic: ReferenceTraffic, results: Results) ->
             },
         )
     )
+    try:
+        plain: PlainMoto | BenchError = measure_plain_moto(
+            options.root,
+            options.state_dir.with_name(f"{options.state_dir.name}-plain-moto"),
+            orders=options.plain_moto_orders,
+        )
+    except BenchError as exc:
+        plain = exc
+    results.figures.extend(pipeline_figures(measured, plain))
+
+
+PLAIN_MOTO_SUBJECT = "pipeline vs plain moto"
+
+
+def _pipeline_subject(orders: int) -> str:
+    return f"pipeline, {orders:,} orders"
+
+
+def _large_subject(small: int, large: int) -> str:
+    return f"pipeline, {large:,} vs {small:,} orders"
+
+
+def _failed(failed: Mapping[str, int]) -> str:
+    listed = ", ".join(f"{s} {n}" for s, n in sorted(failed.items()))
+    return f"; failed records: {listed}" if listed else ""
+
+
+def pipeline_figures(measured: Throughput, plain: PlainMoto | BenchError) -> list[Figure]:
+    """Orders/s at the small and the large size, the large as a share of the small, and the
+    small against plain moto."""
+    small = median(measured.pipeline)
+    figures = [
+        Figure(
+            THROUGHPUT,
+            _pipeline_subject(measured.orders),
+            small,
+            ORDERS_PER_SECOND,
+            PIPELINE_TARGET,
+            detail=f"through all four consumers, first publish to last done; median of "
+            f"{len(measured.pipeline)} runs" + _failed(measured.failed),
+            data={"orders_per_second": measured.pipeline},
+        )
+    ]
+    large_subject = _pipeline_subject(measured.large_orders)
+    share_subject = _large_subject(measured.orders, measured.large_orders)
+    if measured.large:
+        large = median(measured.large)
+        figures.append(
+            Figure(
+                THROUGHPUT,
+                large_subject,
+                large,
+                ORDERS_PER_SECOND,
+                PIPELINE_TARGET,
+                detail=f"one run, after the {measured.orders:,}-order runs (tables keep "
+                "what they stored)",
+                data={"orders_per_second": measured.large},
+            )
+        )
+        figures.append(
+            Figure(
+                THROUGHPUT,
+                share_subject,
+                measured.large_share,
+                SHARE,
+                LARGE_RUN_TARGET,
+                detail=f"{large:.1f} vs {small:.1f} orders/s",
+            )
+        )
+    else:
+        error = BenchError("no large run was asked for")
+        figures.append(not_measured(THROUGHPUT, large_subject, ORDERS_PER_SECOND, error))
+        figures.append(not_measured(THROUGHPUT, share_subject, SHARE, error))
+    if isinstance(plain, BenchError):
+        figures.append(not_measured(THROUGHPUT, PLAIN_MOTO_SUBJECT, RATIO, plain))
+        return figures
+    moto = median(plain.pipeline)
+    smaller = (
+        f"; plain moto at {plain.orders:,} orders, fewer than {measured.orders:,}: it slows as "
+        "its queues and tables fill, so this understates the difference"
+        if plain.orders < measured.orders
+        else ""
+    )
+    figures.append(
+        Figure(
+            THROUGHPUT,
+            PLAIN_MOTO_SUBJECT,
+            ratio(small, moto),
+            RATIO,
+            PLAIN_MOTO_TARGET,
+            detail=f"{small:.1f} vs {moto:.1f} orders/s; plain moto: the embedded AWS without "
+            f"{', '.join(plain.left_out)}{smaller}" + _failed(plain.failed),
+            data={
+                "plain_moto_orders": plain.orders,
+                "plain_moto_orders_per_second": plain.pipeline,
+                "left_out": list(plain.left_out),
+                "plain_moto_failed_records": plain.failed,
+            },
+        )
+    )
+    return figures
 
 
 def _throughput_why(traffic: ReferenceTraffic, censuses: Mapping[str, ServiceCensus]) -> str:

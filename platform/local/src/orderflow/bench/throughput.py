@@ -11,12 +11,23 @@ the same event source mapping pollers, with no consumer work at all.
 
 Both kinds of worker cannot poll the same queues at once, so the ceiling runs come before and
 after the pipeline runs, and the figure is the ratio of the medians.
+
+After them, one pipeline run of many more orders (``large_orders``) on the same system, whose
+tables keep everything the earlier runs stored: a pipeline whose calls cost the same however
+much is stored moves as many orders per second at 5,000 as at 200.
+
+Plain moto (``measure_plain_moto``): the same pipeline on an embedded AWS without the extensions
+that only make its calls cheaper (``LEFT_OUT_FOR_PLAIN_MOTO``: the SQS index, request routing,
+SNS signing, DynamoDB transactions; the server leaves them out when ``ORDERFLOW_EMULATOR_WITHOUT``
+names them), so SQS, SNS, DynamoDB transactions and request routing are moto's own. Everything
+else the pipeline needs to deploy and run stays.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -33,21 +44,43 @@ ORDER_API = "order-api"
 POLL_SECONDS = 0.02
 WARM_UP_ORDERS = 8
 STAGE = "bench"
+MIN_ORDERS_PER_SECOND = 2.0
+"""A run of N orders times out after ``max(timeout, N / MIN_ORDERS_PER_SECOND)`` seconds."""
+LEFT_OUT_FOR_PLAIN_MOTO = ("sqs_index", "request_routing", "sns_signing", "dynamodb_transactions")
+WITHOUT_ENV = "ORDERFLOW_EMULATOR_WITHOUT"
 
 
 @dataclass(frozen=True)
 class Throughput:
-    """Orders per second of each pipeline run and each ceiling run, and records that failed."""
+    """Orders per second of each pipeline run and each ceiling run, of the runs of
+    ``large_orders`` (none when not asked for), and records that failed."""
 
     orders: int
     pipeline: tuple[float, ...]
     ceiling: tuple[float, ...]
     failed: dict[str, int]
+    large_orders: int = 0
+    large: tuple[float, ...] = ()
 
     @property
     def share_of_ceiling(self) -> float:
         """Median pipeline throughput as a share of the median ceiling (1.0 = the ceiling)."""
         return ratio(median(self.pipeline), median(self.ceiling))
+
+    @property
+    def large_share(self) -> float | None:
+        """Median throughput at ``large_orders`` as a share of that at ``orders``."""
+        return ratio(median(self.large), median(self.pipeline)) if self.large else None
+
+
+@dataclass(frozen=True)
+class PlainMoto:
+    """The pipeline's orders per second on plain moto (see ``LEFT_OUT_FOR_PLAIN_MOTO``)."""
+
+    orders: int
+    pipeline: tuple[float, ...]
+    failed: dict[str, int]
+    left_out: tuple[str, ...] = LEFT_OUT_FOR_PLAIN_MOTO
 
 
 class Workers:
@@ -175,7 +208,8 @@ def _phase(
         for seed in seeds:
             traffic = reference_traffic(orders, seed=seed)
             events = _published_by_us(traffic, publish_derived)
-            run = run_once(workers, publish, events, expected_records(traffic), timeout)
+            run_timeout = max(timeout, orders / MIN_ORDERS_PER_SECOND)
+            run = run_once(workers, publish, events, expected_records(traffic), run_timeout)
             failed.update(run.failed)
             rates.append(orders / run.seconds)
         return rates
@@ -189,46 +223,93 @@ def _published_by_us(traffic: ReferenceTraffic, derived_too: bool) -> list[Event
     return [event for event in traffic.events if event.producer == ORDER_API]
 
 
-def measure_throughput(
-    root: Path, state_dir: Path, *, orders: int, runs: int, timeout: float = 300.0
-) -> Throughput:
-    """Bring the system up locally; ``runs`` pipeline runs between ceiling runs."""
-    from orderflow.emulator.server import EmbeddedAwsError  # noqa: PLC0415
-    from orderflow.local.runtime import LocalRuntime, RuntimeOptions  # noqa: PLC0415
-    from orderflow.messaging import EventPublisher  # noqa: PLC0415
-    from orderflow.platform.errors import PlatformError  # noqa: PLC0415
+class _System:
+    """The local runtime up, its own workers stopped, stock seeded: the benchmark runs phases."""
 
-    options = RuntimeOptions(stage=STAGE, state_dir=state_dir, sync_alarms=False, root=root)
-    runtime = LocalRuntime(options)
-    try:
-        resources = runtime.start()
-    except (PlatformError, EmbeddedAwsError) as exc:
-        raise BenchError(f"the local runtime did not start: {exc}") from exc
-    try:
-        # The runtime's own workers give way to the benchmark's, which it starts and stops.
-        for worker in runtime.workers.values():
-            worker.stop()
-        _stock(runtime, resources)
-        publisher = EventPublisher(resources.topic_arn, client=runtime.client("sns"))
+    def __init__(self, root: Path, state_dir: Path, timeout: float) -> None:
+        from orderflow.emulator.server import EmbeddedAwsError  # noqa: PLC0415
+        from orderflow.local.runtime import LocalRuntime, RuntimeOptions  # noqa: PLC0415
+        from orderflow.messaging import EventPublisher  # noqa: PLC0415
+        from orderflow.platform.errors import PlatformError  # noqa: PLC0415
+
+        options = RuntimeOptions(stage=STAGE, state_dir=state_dir, sync_alarms=False, root=root)
+        self.runtime = LocalRuntime(options)
+        try:
+            resources = self.runtime.start()
+        except (PlatformError, EmbeddedAwsError) as exc:
+            raise BenchError(f"the local runtime did not start: {exc}") from exc
+        try:
+            # The runtime's own workers give way to the benchmark's, which it starts and stops.
+            for worker in self.runtime.workers.values():
+                worker.stop()
+            _stock(self.runtime, resources)
+        except BaseException:
+            self.runtime.stop()
+            raise
+        self.publish = EventPublisher(
+            resources.topic_arn, client=self.runtime.client("sns")
+        ).publish
+        self.timeout = timeout
         # Every run its own orders (order ids follow the seed), so no run replays another.
-        seeds = itertools.count(1000)
-        failed: Counter[str] = Counter()
+        self._seeds = itertools.count(1000)
+        self.failed: Counter[str] = Counter()
 
-        def phase(handler: str | None, count: int) -> list[float]:
-            return _phase(
-                runtime,
-                handler=handler,
-                seeds=[next(seeds) for _ in range(count)],
-                orders=orders,
-                publish=publisher.publish,
-                timeout=timeout,
-                failed=failed,
-            )
+    def phase(self, handler: str | None, runs: int, orders: int) -> list[float]:
+        return _phase(
+            self.runtime,
+            handler=handler,
+            seeds=[next(self._seeds) for _ in range(runs)],
+            orders=orders,
+            publish=self.publish,
+            timeout=self.timeout,
+            failed=self.failed,
+        )
 
-        ceiling = phase(NOOP_HANDLER, (runs + 1) // 2)
-        pipeline = phase(None, runs)
+    def stop(self) -> None:
+        self.runtime.stop()
+
+
+def measure_throughput(
+    root: Path,
+    state_dir: Path,
+    *,
+    orders: int,
+    runs: int,
+    large_orders: int = 0,
+    timeout: float = 300.0,
+) -> Throughput:
+    """Bring the system up locally; ``runs`` pipeline runs between ceiling runs, then one
+    pipeline run of ``large_orders`` (if any)."""
+    system = _System(root, state_dir, timeout)
+    try:
+        ceiling = system.phase(NOOP_HANDLER, (runs + 1) // 2, orders)
+        pipeline = system.phase(None, runs, orders)
         if runs // 2:
-            ceiling += phase(NOOP_HANDLER, runs // 2)
+            ceiling += system.phase(NOOP_HANDLER, runs // 2, orders)
+        large = system.phase(None, 1, large_orders) if large_orders else []
     finally:
-        runtime.stop()
-    return Throughput(orders, tuple(pipeline), tuple(ceiling), dict(failed))
+        system.stop()
+    return Throughput(
+        orders, tuple(pipeline), tuple(ceiling), dict(system.failed), large_orders, tuple(large)
+    )
+
+
+def measure_plain_moto(
+    root: Path, state_dir: Path, *, orders: int, runs: int = 1, timeout: float = 300.0
+) -> PlainMoto:
+    """The pipeline's throughput on an embedded AWS without ``LEFT_OUT_FOR_PLAIN_MOTO``."""
+    before = os.environ.get(WITHOUT_ENV)
+    # The embedded AWS reads its environment when it starts (inherited from this process).
+    os.environ[WITHOUT_ENV] = ",".join(LEFT_OUT_FOR_PLAIN_MOTO)
+    try:
+        system = _System(root, state_dir, timeout)
+    finally:
+        if before is None:
+            os.environ.pop(WITHOUT_ENV, None)
+        else:
+            os.environ[WITHOUT_ENV] = before
+    try:
+        pipeline = system.phase(None, runs, orders)
+    finally:
+        system.stop()
+    return PlainMoto(orders, tuple(pipeline), dict(system.failed))
