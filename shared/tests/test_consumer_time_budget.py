@@ -102,6 +102,62 @@ def test_a_record_that_fails_keeps_the_rest_of_the_batch_within_budget() -> None
     assert len(response["batchItemFailures"]) == 8
 
 
+def test_a_record_not_started_runs_first_when_it_comes_back() -> None:
+    # GIVEN a slow batch with time for one record only: nine fresh orders, and at its tail the
+    # one a previous invocation did not start (its second receive; SQS counts both towards the
+    # queue's maxReceiveCount, and parks it past that without it ever having run)
+    context = InvocationClock(left_ms=14_000)
+    handled: list[str] = []
+
+    def handle(event: OrderEvent) -> None:
+        context.spend(5_000)
+        handled.append(event.order_id)
+
+    orders = [make_order(f"ord-{n}") for n in range(10)]
+    records = [sqs_record(o, message_id=f"m-{n}") for n, o in enumerate(orders[:9])]
+    records.append(sqs_record(orders[9], message_id="m-9", receive_count=2))
+    consumer = SqsConsumer("notifications", logger=build_logger("notifications-budget"))
+    # WHEN the batch runs
+    response = consumer.process(sqs_event(records), context, handle)  # type: ignore[arg-type]
+    # THEN the record that waited longest ran, and only fresh records go back unstarted
+    assert handled == ["ord-9"]
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert failed == [f"m-{n}" for n in range(9)]
+
+
+def test_records_run_most_received_first_and_ties_keep_the_batch_order() -> None:
+    counts = [1, 3, 2, 1, 3]
+    records = [
+        sqs_record(make_order(f"ord-{n}"), message_id=f"m-{n}", receive_count=count)
+        for n, count in enumerate(counts)
+    ]
+    handled: list[str] = []
+    consumer = SqsConsumer("payment", logger=build_logger("payment-budget"))
+
+    consumer.process(
+        sqs_event(records), InvocationClock(left_ms=60_000), lambda e: handled.append(e.order_id)
+    )  # type: ignore[arg-type]
+
+    assert handled == ["ord-1", "ord-4", "ord-2", "ord-0", "ord-3"]
+
+
+def test_a_fifo_batch_keeps_its_order() -> None:
+    # A FIFO queue promises order within a message group: the shell never reorders its records.
+    fifo = "arn:aws:sqs:us-east-1:123456789012:orderflow-test-queue.fifo"
+    records = [
+        sqs_record(make_order(f"ord-{n}"), message_id=f"m-{n}", receive_count=count, queue_arn=fifo)
+        for n, count in enumerate([1, 2, 3])
+    ]
+    handled: list[str] = []
+    consumer = SqsConsumer("payment", logger=build_logger("payment-budget"))
+
+    consumer.process(
+        sqs_event(records), InvocationClock(left_ms=60_000), lambda e: handled.append(e.order_id)
+    )  # type: ignore[arg-type]
+
+    assert handled == ["ord-0", "ord-1", "ord-2"]
+
+
 def test_the_default_budget_outlasts_the_slowest_call_of_every_consumer_client() -> None:
     # One call at its worst: two attempts of connect + read, and one throttling backoff (1 s).
     assert CLIENT_TIMEOUTS.worst_case_seconds() == 2 * (1.0 + 3.0) + 1.0

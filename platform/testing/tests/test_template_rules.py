@@ -42,7 +42,7 @@ Resources:
       VisibilityTimeout: 180
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn
-        maxReceiveCount: 3
+        maxReceiveCount: 5
       Tags:
         - {Key: orderflow:service, Value: payment}
   Subscription:
@@ -99,7 +99,7 @@ def test_a_template_that_follows_every_rule_has_no_violation(tmp_path: Path) -> 
     [
         (
             "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n"
-            "        maxReceiveCount: 3\n",
+            "        maxReceiveCount: 5\n",
             "",
             "Queue: queue has no RedrivePolicy with a deadLetterTargetArn",
         ),
@@ -189,7 +189,7 @@ def test_a_queue_fed_by_a_plain_event_source_mapping_is_checked_too(tmp_path: Pa
           Queue:
             Type: AWS::SQS::Queue
             Properties:
-              RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 3}
+              RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 5}
           Fn:
             Type: AWS::Lambda::Function
             Properties: {Timeout: 60, TracingConfig: {Mode: Active}}
@@ -339,13 +339,13 @@ def test_a_redrive_allow_policy_must_use_sqs_keys(
     ("old", "new", "expected"),
     [
         (
-            "        maxReceiveCount: 3\n",
+            "        maxReceiveCount: 5\n",
             "",
             ["Queue: RedrivePolicy lacks maxReceiveCount"],
         ),
         (
-            "        maxReceiveCount: 3\n",
-            "        maxReceiveCount: 3\n        maxRetries: 2\n",
+            "        maxReceiveCount: 5\n",
+            "        maxReceiveCount: 5\n        maxRetries: 2\n",
             [
                 "Queue: RedrivePolicy has unknown key maxRetries "
                 "(SQS's keys: deadLetterTargetArn, maxReceiveCount)"
@@ -378,9 +378,9 @@ def test_a_redrive_policy_given_as_a_json_string_is_checked_too(tmp_path: Path) 
     # GIVEN the policy as SQS's JSON string instead of a template object
     text = GOOD.replace(
         "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DeadLetterQueue.Arn\n"
-        "        maxReceiveCount: 3\n",
+        "        maxReceiveCount: 5\n",
         '      RedrivePolicy: \'{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:d", '
-        '"maxReceivecount": 3}\'\n',
+        '"maxReceivecount": 5}\'\n',
     )
     found = messages(write(tmp_path, text))
 
@@ -389,6 +389,82 @@ def test_a_redrive_policy_given_as_a_json_string_is_checked_too(tmp_path: Path) 
         "Queue: RedrivePolicy has unknown key maxReceivecount "
         "(SQS's keys: deadLetterTargetArn, maxReceiveCount)",
         "Queue: RedrivePolicy lacks maxReceiveCount",
+    ]
+
+
+LAMBDA_SQS_GUIDE = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-queueconfig"
+)
+"""Lambda's SQS guide: "Set the maxReceiveCount on the queue's redrive policy to at least 5"."""
+
+RECEIVES_PARAMETER = "  MaxReceiveCount: {Type: Number, Default: 5, MinValue: 5}\n"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expected"),
+    [
+        pytest.param(RECEIVES_PARAMETER, [], id="default-and-min-5"),
+        pytest.param(
+            "  MaxReceiveCount: {Type: Number, Default: 3, MinValue: 1}\n",
+            [
+                "Queue: maxReceiveCount parameter MaxReceiveCount has Default 3: at least 5 "
+                "for a queue Lambda consumes",
+                "Queue: maxReceiveCount parameter MaxReceiveCount has MinValue 1: at least 5 "
+                "for a queue Lambda consumes",
+            ],
+            id="the-seed-pipeline-3",
+        ),
+        pytest.param(
+            "  MaxReceiveCount: {Type: Number, Default: 5}\n",
+            [
+                "Queue: maxReceiveCount parameter MaxReceiveCount has no MinValue: it must be "
+                "at least 5"
+            ],
+            id="no-floor-a-deploy-could-lower-it",
+        ),
+    ],
+)
+def test_a_queue_lambda_consumes_redrives_after_at_least_five_receives(
+    tmp_path: Path, parameter: str, expected: list[str]
+) -> None:
+    # GIVEN the source queue's maxReceiveCount as a stack parameter (see LAMBDA_SQS_GUIDE: a
+    # throttled batch, or a record the shell had no time left to start, uses a receive too)
+    text = GOOD.replace("Parameters:\n", "Parameters:\n" + parameter).replace(
+        "maxReceiveCount: 5", "maxReceiveCount: !Ref MaxReceiveCount"
+    )
+    # WHEN checked, THEN a setting that could park a message before its 5th receive is named
+    assert messages(write(tmp_path, text)) == expected
+
+
+def test_a_literal_receive_count_under_five_is_refused_too(tmp_path: Path) -> None:
+    text = GOOD.replace("maxReceiveCount: 5", "maxReceiveCount: 4")
+    assert messages(write(tmp_path, text)) == [
+        "Queue: maxReceiveCount 4 is under 5 for a queue Lambda consumes"
+    ]
+
+
+def test_a_queue_no_function_consumes_may_redrive_sooner(tmp_path: Path) -> None:
+    # The advice is about Lambda's poller; a queue without an event source is not held to it.
+    text = GOOD.replace("maxReceiveCount: 5", "maxReceiveCount: 1").replace(
+        "        Orders:\n          Type: SQS\n          Properties:\n"
+        "            Queue: !GetAtt Queue.Arn\n"
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+        "        {}\n",
+    )
+    assert "Events:\n        {}" in text
+    assert messages(write(tmp_path, text)) == []
+
+
+def test_a_consumer_timeout_must_leave_room_beyond_the_record_budget(tmp_path: Path) -> None:
+    # GIVEN a function whose timeout is barely more than the 10 s record budget: after its
+    # first record it would start no other, and every batch would come back
+    text = GOOD.replace(
+        "FunctionTimeout: {Type: Number, Default: 30}",
+        "FunctionTimeout: {Type: Number, Default: 15}",
+    ).replace("VisibilityTimeout: 180", "VisibilityTimeout: 90")
+    assert messages(write(tmp_path, text)) == [
+        "Function: Timeout 15 s is under 2x the record budget (10 s, the time left below which "
+        "no record starts): at least 20 s"
     ]
 
 

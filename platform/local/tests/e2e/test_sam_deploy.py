@@ -370,13 +370,13 @@ def test_redeploying_one_service_with_a_changed_parameter_leaves_the_others_unto
     for service in pipeline.services.values():
         sqs.send_message(QueueUrl=service.dlq_url, MessageBody='{"parked": true}')
     in_flight = pipeline.publish(3)
-    assert max_receive_count(deployment, pipeline.services[REDEPLOYED]) == 3
+    assert max_receive_count(deployment, pipeline.services[REDEPLOYED]) == 5
 
     # WHEN the inventory team raises MaxReceiveCount in its samconfig and redeploys
     samconfig = deployment.directory(REDEPLOYED) / "samconfig.toml"
     text = samconfig.read_text()
-    assert text.count('"MaxReceiveCount=3"') == 2
-    samconfig.write_text(text.replace('"MaxReceiveCount=3"', '"MaxReceiveCount=5"', 1))
+    assert text.count('"MaxReceiveCount=5"') == 2
+    samconfig.write_text(text.replace('"MaxReceiveCount=5"', '"MaxReceiveCount=6"', 1))
     result = deployment.orderflow("deploy", REDEPLOYED, "--stage", STAGE)
     assert result.returncode == 0, result.stdout + result.stderr
     after_orders = pipeline.publish(2)
@@ -384,7 +384,7 @@ def test_redeploying_one_service_with_a_changed_parameter_leaves_the_others_unto
     # THEN inventory has the new setting and kept its parked message; no other stack was
     # updated, no resource of theirs changed, their DLQs kept their messages, and every order
     # (those in flight during the deploy and those after) reached all four services
-    assert max_receive_count(deployment, pipeline.services[REDEPLOYED]) == 5
+    assert max_receive_count(deployment, pipeline.services[REDEPLOYED]) == 6
     assert stack_state(deployment, REDEPLOYED)[0] is not None
     assert {name: stack_state(deployment, name) for name in others} == before
     assert {

@@ -48,7 +48,8 @@ def test_queue_outlasts_a_running_batch_and_parks_failures_in_an_encrypted_dlq(t
     queue, dlq = by_role["queue"], by_role["dlq"]
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
-    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 3
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
+    assert template["Parameters"]["MaxReceiveCount"]["MinValue"] == 5
     assert dlq["MessageRetentionPeriod"] == 1209600
     assert dlq["SqsManagedSseEnabled"] is True
 

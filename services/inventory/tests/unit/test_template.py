@@ -40,7 +40,8 @@ def test_the_queue_outlives_six_function_timeouts_and_parks_failures(template):
     function = only(template, "AWS::Serverless::Function")
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
-    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 3
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
+    assert template["Parameters"]["MaxReceiveCount"]["MinValue"] == 5
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert dlq["SqsManagedSseEnabled"]
     assert queue["SqsManagedSseEnabled"]

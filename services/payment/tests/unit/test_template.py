@@ -111,8 +111,9 @@ def test_dlq_keeps_messages_14_days_and_both_queues_are_encrypted(template, para
     assert by_role["dlq"]["MessageRetentionPeriod"] == 1209600
     assert all(q["SqsManagedSseEnabled"] is True for q in by_role.values())
     redrive = by_role["queue"]["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == "3"
-    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 3
+    assert redrive["maxReceiveCount"] == "5"
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
+    assert template["Parameters"]["MaxReceiveCount"]["MinValue"] == 5
 
 
 def test_visibility_timeout_is_at_least_six_function_timeouts(template, parameters):

@@ -7,6 +7,15 @@ the others are deleted. A record is never acknowledged before its work is durabl
 Records run one after another. Before each, the shell compares the invocation's time left with
 the record budget (``orderflow.consumer.budget``): a record that might not finish is not started
 and is reported failed, so a timeout never cuts a charge or an email off from its durable record.
+
+A record not started still used one of its receives: SQS counts every receive towards the
+queue's ``maxReceiveCount``, started or not, and parks the message past it. So the records of a
+batch run most received first: a record that was not started comes back (after its visibility
+timeout) ahead of every record that has been received fewer times, and only records that have
+waited as long as it can use up the time before it. Without that, a record could land at the
+tail of a slow batch on each receive and park in the DLQ without ever having run. Handing it back
+at once (ChangeMessageVisibility to 0) would not help: its next receive counts all the same.
+(Standard queues only: a FIFO queue's records keep their order.)
 """
 
 from __future__ import annotations
@@ -90,7 +99,10 @@ class SqsConsumer:
             self._one(record, handle)
 
         response = process_partial_response(
-            event=event, record_handler=one, processor=processor, context=context
+            event=_most_received_first(event),
+            record_handler=one,
+            processor=processor,
+            context=context,
         )
         if not_started:
             # Not a failure of these records: nothing is recorded in the failure ledger (a
@@ -151,6 +163,28 @@ class SqsConsumer:
                 "fingerprint": fingerprint,
             },
         )
+
+
+def _most_received_first(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with its records by ``ApproximateReceiveCount``, highest first (ties keep their
+    order); a FIFO queue's batch is returned as it is, since its order is the queue's promise."""
+    records = event.get("Records")
+    if not isinstance(records, list) or any(_from_fifo_queue(r) for r in records):
+        return event
+    return {**event, "Records": sorted(records, key=_receive_count, reverse=True)}
+
+
+def _receive_count(record: Any) -> int:
+    attributes = record.get("attributes") if isinstance(record, dict) else None
+    try:
+        return int((attributes or {}).get("ApproximateReceiveCount", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _from_fifo_queue(record: Any) -> bool:
+    source = record.get("eventSourceARN") if isinstance(record, dict) else None
+    return isinstance(source, str) and source.endswith(".fifo")
 
 
 def _ledger_client() -> Any:

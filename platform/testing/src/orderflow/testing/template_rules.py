@@ -11,6 +11,12 @@ One line per violation (``path: LogicalId: what is wrong``); exit status 1 if an
 - a RedrivePolicy or RedriveAllowPolicy uses exactly SQS's keys: no unknown key, none missing
   (``sourceQueueArns`` with ``byQueue`` and only then);
 - a queue's visibility timeout is at least 6x the timeout of the function it feeds;
+- a queue a Lambda function consumes redrives after at least 5 receives (``maxReceiveCount``,
+  and when it is a parameter, both its Default and its MinValue), as the Lambda developer guide
+  advises: a throttled batch, and a record the consumer shell had no time left to start, use up
+  receives without the message having failed;
+- a consumer function's timeout is at least twice the consumer shell's record budget (the time
+  left below which it starts no record), so most of each invocation goes to records;
 - tracing is Active on every function and every topic;
 - a service's subscription FilterPolicy equals ``orderflow.contracts.filter_policy(service)``,
   and is absent when that is None (the service takes every event);
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orderflow.consumer.budget import RECORD_BUDGET
 from orderflow.contracts import SERVICES, filter_policy
 from orderflow.templates import load_template, resources_of_type
 from orderflow.templates.cfn import TemplateError
@@ -38,6 +45,13 @@ REDRIVE_POLICY_KEYS = ("deadLetterTargetArn", "maxReceiveCount")
 REDRIVE_ALLOW_POLICY_KEYS = ("redrivePermission", "sourceQueueArns")
 REDRIVE_PERMISSIONS = ("allowAll", "denyAll", "byQueue")
 VISIBILITY_FACTOR = 6
+LAMBDA_MIN_RECEIVES = 5
+"""The Lambda developer guide, "Using AWS Lambda with Amazon SQS", Configuring a queue
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-queueconfig; the section
+is now https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html): "Set the
+maxReceiveCount on the queue's redrive policy to at least 5 to avoid sending messages to the dead
+letter queue due to throttling"."""
+RECORD_BUDGET_FACTOR = 2
 DEFAULT_LAMBDA_TIMEOUT = 3
 DEFAULT_VISIBILITY_TIMEOUT = 30
 
@@ -344,6 +358,70 @@ def check_event_sources(template: _Template) -> Iterator[Violation]:
             )
 
 
+def _receive_count_problems(template: _Template, raw: Any) -> Iterator[str]:
+    """What lets the redrive policy ``raw`` park a message before its 5th receive."""
+    policy = _policy_object(raw)
+    if policy is None or "maxReceiveCount" not in policy:
+        return  # check_redrive_policies names a policy that is not SQS's shape
+    count = policy["maxReceiveCount"]
+    if isinstance(count, Mapping) and set(count) == {"Ref"}:
+        name = count["Ref"]
+        parameter = template.parameters.get(name)
+        if not isinstance(parameter, Mapping):
+            return
+        for setting in ("Default", "MinValue"):
+            value = parameter.get(setting)
+            if value is None:
+                yield (
+                    f"maxReceiveCount parameter {name} has no {setting}: "
+                    f"it must be at least {LAMBDA_MIN_RECEIVES}"
+                )
+            elif _below(value, LAMBDA_MIN_RECEIVES):
+                yield (
+                    f"maxReceiveCount parameter {name} has {setting} {value}: "
+                    f"at least {LAMBDA_MIN_RECEIVES} for a queue Lambda consumes"
+                )
+    elif _below(count, LAMBDA_MIN_RECEIVES):
+        yield f"maxReceiveCount {count} is under {LAMBDA_MIN_RECEIVES} for a queue Lambda consumes"
+
+
+def _below(value: Any, floor: int) -> bool:
+    try:
+        return int(value) < floor
+    except (TypeError, ValueError):
+        return False  # an expression this rule cannot evaluate
+
+
+def check_lambda_receives(template: _Template) -> Iterator[Violation]:
+    """Queues Lambda consumes park a message only after 5 receives; functions outlast the
+    record budget twice."""
+    path = str(template.path)
+    queues = template.of_type("AWS::SQS::Queue")
+    timeouts = _function_timeouts(template)
+    queues_seen: set[str] = set()
+    functions_seen: set[str] = set()
+    budget_seconds = RECORD_BUDGET.milliseconds / 1000
+    for source in _sqs_sources(template):
+        if source.queue in queues and source.queue not in queues_seen:
+            queues_seen.add(source.queue)
+            redrive = queues[source.queue].get("RedrivePolicy")
+            if redrive is not None:
+                for problem in _receive_count_problems(template, redrive):
+                    yield Violation(path, source.queue, problem)
+        if source.function in functions_seen:
+            continue
+        functions_seen.add(source.function)
+        timeout = timeouts.get(source.function)
+        if timeout is not None and timeout < RECORD_BUDGET_FACTOR * budget_seconds:
+            yield Violation(
+                path,
+                source.function,
+                f"Timeout {timeout} s is under {RECORD_BUDGET_FACTOR}x the record budget "
+                f"({budget_seconds:g} s, the time left below which no record starts): "
+                f"at least {RECORD_BUDGET_FACTOR * budget_seconds:g} s",
+            )
+
+
 def check_tracing(template: _Template) -> Iterator[Violation]:
     """Tracing is Active on every function and every SNS topic."""
     path = str(template.path)
@@ -458,6 +536,7 @@ RULES = (
     check_dlq_retention,
     check_redrive_policies,
     check_event_sources,
+    check_lambda_receives,
     check_tracing,
     check_subscriptions,
     check_iam,
