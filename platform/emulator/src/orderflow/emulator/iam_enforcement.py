@@ -493,6 +493,19 @@ def role_policies(session: Session) -> list[NamedPolicy]:
 def _document(text: Any) -> Mapping[str, Any]:
     if isinstance(text, Mapping):
         return text
+    if isinstance(text, str):
+        return _parsed_document(text)
+    return _parse_document(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_document(text: str) -> Mapping[str, Any]:
+    """A policy text parsed once: every request reads its role's and its resource's policies
+    again, and a policy changes only by getting a new text (the evaluation never mutates it)."""
+    return _parse_document(text)
+
+
+def _parse_document(text: Any) -> Mapping[str, Any]:
     try:
         parsed = json.loads(text) if text else {}
     except ValueError as bad:
