@@ -6,13 +6,16 @@ emulated minute (SQS metrics, then alarm evaluation) on the emulator clock, poin
 Functions interpreter at its own port (``MOTO_PORT``), and exits on SIGTERM or when its parent
 goes away, so no process outlives the runtime that started it.
 
-Besides the AWS APIs it answers two read-only paths for tools and tests:
+Besides the AWS APIs it answers these read-only paths for tools and tests:
 
 * ``GET /_orderflow/sent-emails``: every email SES accepted (source, destinations, template,
   template data), the emulator's record of what was sent;
 * ``GET /_orderflow/alarm-history``: every state change the alarm evaluation made;
 * ``GET /_orderflow/iam-decisions``: every IAM decision ``iam_enforcement`` made (``?denied=1``:
-  the denials only); ``DELETE`` clears them.
+  the denials only); ``DELETE`` clears them;
+* ``GET /_orderflow/connections``: the TCP connections the server accepted and holds open, and
+  the requests it answered and is serving (``http_server``: a client's calls share one
+  connection).
 
 IAM enforcement is off unless asked for: ``--iam enforce`` (deny what the caller's role does not
 allow), ``--iam record`` (record what would be denied, allow everything), or the environment
@@ -37,7 +40,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from orderflow.emulator import (
@@ -67,6 +70,9 @@ from orderflow.emulator import (
     xray_sampling,
 )
 from orderflow.emulator.clock import EmulatorClock
+
+if TYPE_CHECKING:
+    from orderflow.emulator.http_server import ConnectionCounts
 
 LOGGER = logging.getLogger(__name__)
 READY = "orderflow-embedded-aws-ready"
@@ -221,7 +227,9 @@ def sent_emails() -> list[dict[str, Any]]:
 
 
 def inspection_app(
-    moto_app: Callable[..., Iterable[bytes]], minute: EmulatedMinute
+    moto_app: Callable[..., Iterable[bytes]],
+    minute: EmulatedMinute,
+    connections: ConnectionCounts | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """moto's WSGI app with the read-only ``/_orderflow/`` paths in front of it."""
 
@@ -242,6 +250,8 @@ def inspection_app(
             body = [
                 {**asdict(change), "at": change.at.isoformat()} for change in list(minute.changes)
             ]
+        elif name == "connections" and connections is not None:
+            body = connections.as_json()
         else:
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"error": "unknown path"}']
@@ -256,22 +266,17 @@ def serve(host: str, port: int, emulator_clock: EmulatorClock, iam: str = "off")
     """Run the embedded AWS until SIGTERM/SIGINT or until the parent process goes away."""
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
         DomainDispatcherApplication,
-        MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from orderflow.emulator.http_server import ConnectionCounts, make_server  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     install_extensions(emulator_clock, iam)
     minute = EmulatedMinute(emulator_clock)
     moto_app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(
-        host,
-        port,
-        inspection_app(moto_app, minute),
-        threaded=True,
-        request_handler=MotoRequestHandler,
-    )
+    connections = ConnectionCounts()
+    server = make_server(host, port, inspection_app(moto_app, minute, connections), connections)
     bound_port = int(server.server_address[1])
     # moto's Step Functions interpreter calls AWS integrations back on MOTO_PORT.
     os.environ["MOTO_PORT"] = str(bound_port)
@@ -415,6 +420,11 @@ class EmbeddedAws:
             "iam-decisions?denied=1" if denied_only else "iam-decisions"
         )
         return decisions
+
+    def connections(self) -> dict[str, int]:
+        """TCP connections accepted and open, requests answered and in progress, so far."""
+        counts: dict[str, int] = self.inspect("connections")
+        return counts
 
     def clear_iam_decisions(self) -> None:
         """Forget the IAM decisions recorded so far."""
