@@ -7,43 +7,24 @@ notifications and analytics inside the order's trace, not the trace of payment's
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from orderflow.contracts import OrderCreated
-from orderflow.local.demo import initial_stock
-from orderflow.local.runtime import LocalRuntime, RuntimeOptions
+from orderflow.local.runtime import LocalRuntime
 from orderflow.messaging import EventPublisher
 from orderflow.observability.tracing import DAEMON_ADDRESS_ENV, traced_work
 from orderflow.platform.tracing import Span, TraceNotFoundError, order_journey
 from orderflow.testing import make_order
 
+from .conftest import PIPELINE, PIPELINE_FAULTS, LocalRun, mismatches
+
 pytestmark = pytest.mark.e2e
 
 TRACE_TIMEOUT = 180.0
 PAYMENT_COMPLETED_CONSUMERS = {"notifications", "analytics"}
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
-    """The whole local runtime on its own state directory, stopped afterwards.
-
-    On the real clock: one order needs no compressed waits, and every invocation has its
-    function's whole timeout.
-    """
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    local = LocalRuntime(
-        RuntimeOptions(state_dir=tmp_path / "state", clock_factor=1.0, max_concurrency=1)
-    )
-    try:
-        local.start()
-        yield local
-    finally:
-        local.stop()
 
 
 def spans(roots: list[Span]) -> Iterator[tuple[Span | None, Span]]:
@@ -81,18 +62,20 @@ def journey_with_payment_completed(runtime: LocalRuntime, order_id: str) -> list
     return roots
 
 
+@pytest.mark.e2e_runtime(PIPELINE)
 def test_payment_completed_stays_in_its_orders_trace(
-    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+    local_run: Callable[..., LocalRun], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the order API publishing one order inside its own traced work
+    run = local_run(PIPELINE_FAULTS)
+    runtime = run.runtime
     order: OrderCreated = make_order("ord-trace-e2e", items=(("sku-mug", 1, "12.00"),))
-    runtime.seed_stock(initial_stock([order]))
-    resources = runtime.resources
-    assert resources is not None
+    run.seed_for([order])
     monkeypatch.setenv(DAEMON_ADDRESS_ENV, runtime.xray_daemon.address)
     annotations = {"order_id": order.order_id, "event_type": order.TYPE, "service": "order-api"}
     with traced_work("order-api", None, annotations) as published:
-        EventPublisher(resources.topic_arn, client=runtime.client("sns")).publish(order)
+        EventPublisher(run.resources.topic_arn, client=run.client("sns")).publish(order)
+    run.record([order])
     assert published is not None
 
     # WHEN the pipeline handles it: payment charges and publishes payment.completed, which
@@ -114,3 +97,7 @@ def test_payment_completed_stays_in_its_orders_trace(
     # ... and payment's own annotation (through its Tracer) is on the order's segment
     (payment,) = [s for _, s in everything if s.name == "payment"]
     assert payment.annotations["payment_status"] == "paid"
+    # AND the order went through everything else too
+    run.settle()
+    result = run.reconciliation()
+    assert result.ok, mismatches(result)
