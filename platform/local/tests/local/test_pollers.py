@@ -298,12 +298,8 @@ def test_a_report_is_one_json_line() -> None:
     assert json.loads(report.to_json())["outcome"] == OK
 
 
-def test_a_disabled_event_source_mapping_stops_polling_until_it_is_enabled_again(
-    embedded: Callable[[str], Any],
-) -> None:
-    """Enabled false pauses polling and invocation; the queue keeps every message
-    (https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html)."""
-    # GIVEN a function with an SQS event source mapping, and a message on its queue
+def mapped_queue(embedded: Callable[[str], Any]) -> tuple[Any, Any, str, str, str]:
+    """(lambda, sqs, queue url, queue arn, mapping uuid) of a function's SQS mapping."""
     iam, lam, sqs = embedded("iam"), embedded("lambda"), embedded("sqs")
     role = iam.create_role(
         RoleName="fn",
@@ -323,6 +319,34 @@ def test_a_disabled_event_source_mapping_stops_polling_until_it_is_enabled_again
     uuid = lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName="orderflow-local-payment"
     )["UUID"]
+    return lam, sqs, url, arn, uuid
+
+
+def test_disabling_waits_for_the_receive_a_poller_already_started(
+    embedded: Callable[[str], Any],
+) -> None:
+    # GIVEN a poller in the middle of a receive
+    lam, _, url, arn, uuid = mapped_queue(embedded)
+    seen: list[str] = []
+    mapping = MappingState(lam, spec_for(url, arn), report=seen.append)
+    assert mapping.enter()
+    # WHEN the mapping is disabled THEN it is Disabling while that receive (and its invocation)
+    # runs, no new receive starts, and it is Disabled once the poller is done
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert mapping.refresh() == "Disabling"
+    assert not mapping.enter()
+    mapping.leave()
+    assert mapping.state == "Disabled"
+    assert seen == ["Disabling", "Disabled"]
+
+
+def test_a_disabled_event_source_mapping_stops_polling_until_it_is_enabled_again(
+    embedded: Callable[[str], Any],
+) -> None:
+    """Enabled false pauses polling and invocation; the queue keeps every message
+    (https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html)."""
+    # GIVEN a function with an SQS event source mapping, and a message on its queue
+    lam, sqs, url, arn, uuid = mapped_queue(embedded)
     send(sqs, url, "a")
     seen: list[str] = []
     mapping = MappingState(lam, spec_for(url, arn), report=seen.append)

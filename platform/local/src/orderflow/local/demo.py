@@ -98,7 +98,7 @@ class DemoOptions:
     """payment's card provider: simulated, or stripe (localstripe beside the embedded AWS)."""
     iam: str | None = None
     """IAM in the embedded AWS (``RuntimeOptions.iam``)."""
-    publishers: int = 4
+    publishers: int = 8
     """Publishers working at once (each with its own SNS client; one order's events in order)."""
     hold_analytics: bool = True
     """Disable analytics' event source mapping while the burst goes in."""

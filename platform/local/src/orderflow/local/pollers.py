@@ -410,6 +410,8 @@ class EnvironmentInitError(RuntimeError):
 MAPPING_CHECK_SECONDS = 1.0
 """How often (real seconds) a worker reads its event source mapping's state."""
 POLLING_STATE = "Enabled"
+DISABLING_STATE = "Disabling"
+DISABLED_STATE = "Disabled"
 
 
 class MappingState:
@@ -419,7 +421,9 @@ class MappingState:
     batches already invoked finish, and the queue keeps every message until the mapping is
     enabled again ("Enabled", https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html).
     The worker plays the Lambda service here: it reads the mapping with the test credentials
-    (no function role reads its own mapping) and reports each state it sees.
+    (no function role reads its own mapping) and reports the state its pollers are in:
+    ``Disabling`` while a poller still finishes a receive or an invocation it started, then
+    ``Disabled`` once none does (the states ``GetEventSourceMapping`` goes through on AWS).
     """
 
     def __init__(
@@ -434,13 +438,16 @@ class MappingState:
         self._report = report
         self._interval = interval
         self._uuid: str | None = None
-        self.state = POLLING_STATE if spec.enabled else "Disabled"
+        self._lock = threading.Lock()
+        self._active = 0
+        self._wanted = POLLING_STATE if spec.enabled else DISABLED_STATE
+        self.state = self._wanted
         self.polling = threading.Event()
         if spec.enabled:
             self.polling.set()
 
     def refresh(self) -> str:
-        """Read the mapping's state now; report it when it changed."""
+        """Read the mapping's state now; report the pollers' state when it changed."""
         if self._uuid is None:
             mappings = self._lambda.list_event_source_mappings(
                 FunctionName=self._spec.function_name
@@ -448,17 +455,34 @@ class MappingState:
             self._uuid = next(
                 str(m["UUID"]) for m in mappings if m["EventSourceArn"] == self._spec.queue_arn
             )
-        state = str(self._lambda.get_event_source_mapping(UUID=self._uuid)["State"])
-        if state == POLLING_STATE:
-            self.polling.set()
-        else:
-            self.polling.clear()
-        if state != self.state:
-            self.state = state
-            LOGGER.info("%s: event source mapping %s", self._spec.function_name, state)
-            if self._report is not None:
-                self._report(state)
-        return state
+        wanted = str(self._lambda.get_event_source_mapping(UUID=self._uuid)["State"])
+        with self._lock:
+            self._wanted = wanted
+            if wanted == POLLING_STATE:
+                self.polling.set()
+                now = wanted
+            else:
+                self.polling.clear()
+                now = wanted if self._active == 0 else DISABLING_STATE
+        self._set(now)
+        return now
+
+    def enter(self) -> bool:
+        """A poller starts a receive; False (and nothing started) while not polling."""
+        with self._lock:
+            if not self.polling.is_set():
+                return False
+            self._active += 1
+            return True
+
+    def leave(self) -> None:
+        """A poller is done with its receive and the invocation that followed."""
+        with self._lock:
+            self._active -= 1
+            settled = self._active == 0 and self._wanted != POLLING_STATE
+            wanted = self._wanted
+        if settled:
+            self._set(wanted)
 
     def follow(self, stop: threading.Event) -> None:
         """Refresh until stopped; a failed read keeps the last state known."""
@@ -467,6 +491,14 @@ class MappingState:
                 self.refresh()
             except Exception as error:  # noqa: BLE001  (the next read tries again)
                 LOGGER.warning("%s: event source mapping: %s", self._spec.function_name, error)
+
+    def _set(self, state: str) -> None:
+        with self._lock:
+            changed, self.state = state != self.state, state
+        if changed:
+            LOGGER.info("%s: event source mapping %s", self._spec.function_name, state)
+            if self._report is not None:
+                self._report(state)
 
 
 class SqsPoller:
@@ -521,9 +553,17 @@ class SqsPoller:
     def poll_once(self) -> InvocationReport | None:
         """Gather one batch and invoke the function with it (None when the queue was empty, or
         while the event source mapping is disabled: then it waits as long as a long poll)."""
-        if self._mapping is not None and not self._mapping.polling.is_set():
+        if self._mapping is None:
+            return self._poll()
+        if not self._mapping.enter():
             self._mapping.polling.wait(self._long_poll_seconds())
             return None
+        try:
+            return self._poll()
+        finally:
+            self._mapping.leave()
+
+    def _poll(self) -> InvocationReport | None:
         messages = self.collect_batch()
         if not messages:
             return None
