@@ -22,7 +22,7 @@ from orderflow.bench.settings import all_function_settings
 from orderflow.bench.stats import BenchError
 from orderflow.bench.traffic import reference_traffic
 
-BENCHMARKS = ("cold-start", "records", "throughput", "call-cost", "artifacts", "cost")
+BENCHMARKS = ("cold-start", "records", "throughput", "call-cost", "http-front", "artifacts", "cost")
 MIN_COLD_START_RUNS = 10
 
 
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cold-start", "cold start", lambda: suite.cold_start(options, settings, results)),
         ("throughput", "local throughput", lambda: suite.throughput(options, traffic, results)),
         ("call-cost", "cost per call", lambda: suite.call_cost(options, results)),
+        ("http-front", "HTTP front", lambda: suite.http_front_cost(options, results)),
     ]
     for name, title, step in steps:
         if name not in args.skip:

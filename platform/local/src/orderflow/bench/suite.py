@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orderflow.bench import callcost, cost
+from orderflow.bench import callcost, cost, http_front
 from orderflow.bench.artifacts import LEFT_OUT, artifact_size
 from orderflow.bench.census import ServiceCensus, census_in_subprocess
 from orderflow.bench.coldstart import (
@@ -52,7 +52,7 @@ THROUGHPUT = "local throughput"
 ARTIFACT = "artifact size"
 COST = "cost on AWS"
 CALL_COST = "cost per call"
-SECTIONS = (COLD_START, RECORD_COST, THROUGHPUT, CALL_COST, ARTIFACT, COST)
+SECTIONS = (COLD_START, RECORD_COST, THROUGHPUT, CALL_COST, http_front.SECTION, ARTIFACT, COST)
 """The order of the table."""
 
 COLD_START_TARGET = at_most(1.5)
@@ -480,6 +480,11 @@ def _sizes_listing(sizes: Mapping[int, float | None]) -> str:
 
 def ms_precise(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
+
+
+def http_front_cost(options: Options, results: Results) -> None:
+    """A call over the embedded AWS's HTTP front against the same call in-process."""
+    results.figures.extend(http_front.http_front_figures(options.root))
 
 
 # --- 4. artifact size --------------------------------------------------------------------
