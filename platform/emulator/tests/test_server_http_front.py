@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -65,6 +66,26 @@ def test_a_clients_sequential_calls_share_one_connection(aws: EmbeddedAws) -> No
     assert after["accepted"] - before["accepted"] - 1 == 1
     assert after["requests"] - before["requests"] == 21 + 1
     assert sorted(m["Body"] for m in received) == sorted(f"order {n}" for n in range(10))
+
+
+def test_an_s3_upload_and_metadata_with_underscores_arrive_as_sent_on_a_shared_connection(
+    aws: EmbeddedAws,
+) -> None:
+    # User-defined metadata keys are kept as sent, underscores too (moto's request handler
+    # keeps their names; https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html);
+    # botocore sends a body this large after "Expect: 100-continue".
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=aws.endpoint_url)
+    body = os.urandom(3_000_000)
+    before = aws.connections()
+
+    s3.create_bucket(Bucket="http-front")
+    s3.put_object(Bucket="http-front", Key="a/b c", Body=body, Metadata={"my_key": "one"})
+    head = s3.head_object(Bucket="http-front", Key="a/b c")
+    fetched = s3.get_object(Bucket="http-front", Key="a/b c")["Body"].read()
+
+    assert head["Metadata"] == {"my_key": "one"}
+    assert fetched == body
+    assert aws.connections()["accepted"] - before["accepted"] - 1 == 1
 
 
 # --- long polls -------------------------------------------------------------------------------
