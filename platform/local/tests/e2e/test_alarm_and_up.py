@@ -8,20 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from orderflow.contracts import OrderCreated
-from orderflow.local.faults import ConsumerBug, FaultPlan
+from orderflow.contracts import EventEnvelope, OrderCreated
 from orderflow.messaging import EventPublisher
 from orderflow.platform.dlq import redrive_all
 from orderflow.platform.stage import service_queues
 
-from .conftest import LocalRun, mismatches, traffic
+from .conftest import PAYMENT_BUG_ORDERS, PIPELINE, PIPELINE_FAULTS, LocalRun, mismatches, traffic
 
 pytestmark = pytest.mark.e2e
 
@@ -46,36 +45,66 @@ def pages(run: LocalRun) -> list[dict[str, Any]]:
     return found
 
 
+def with_order_ids(events: list[EventEnvelope], order_ids: Sequence[str]) -> list[EventEnvelope]:
+    """``events`` with their first orders renamed to ``order_ids`` (follow-ups with them)."""
+    created = [e.order_id for e in events if isinstance(e, OrderCreated)]
+    renamed = dict(zip(created, order_ids, strict=False))
+    return [
+        e.model_copy(update={"order_id": renamed[e.order_id]}) if e.order_id in renamed else e
+        for e in events
+    ]
+
+
+def parked_orders(run: LocalRun, service: str) -> list[str]:
+    """The order of every message in ``service``'s DLQ (read without taking them)."""
+    sqs = run.client("sqs")
+    url = run.resources.services[service].dlq_url
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return sorted(
+        json.loads(json.loads(m["Body"])["Message"])["order_id"]
+        for m in messages.get("Messages", [])
+    )
+
+
+def alarm_state(run: LocalRun, alarm: str) -> str:
+    (found,) = run.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    return str(found["StateValue"])
+
+
+@pytest.mark.e2e_runtime(PIPELINE)
 def test_the_dlq_growth_alarm_fires_from_emulated_metrics_and_clears_after_redrive(
     local_run: Callable[..., LocalRun],
 ) -> None:
-    # GIVEN a payment bug for two orders, on a clock where a minute is four seconds
-    events = traffic(6, seed=21)
-    unlucky = tuple(e.order_id for e in events if isinstance(e, OrderCreated))[:2]
-    run = local_run(FaultPlan(consumer_bugs=(ConsumerBug("payment", unlucky),)), clock_factor=15.0)
+    # GIVEN payment failing two orders until its fix is deployed, on a clock where a minute is
+    # six seconds, and its DLQ growth alarm not in ALARM
+    run = local_run(PIPELINE_FAULTS)
+    events = with_order_ids(traffic(6, seed=21), PAYMENT_BUG_ORDERS)
     run.seed_for(events)
     alarm = f"orderflow-{run.resources.stage}-payment-dlq-growth"
+    assert alarm_state(run, alarm) != "ALARM"
+    pages(run)  # what paged before this test is not about it
     seen: list[dict[str, Any]] = []
 
     def paged(state: str) -> bool:
         seen.extend(pages(run))
-        return any(p["AlarmName"] == alarm and p["NewStateValue"] == state for p in seen)
+        return any(p.get("AlarmName") == alarm and p.get("NewStateValue") == state for p in seen)
 
-    # WHEN the orders fail every retry and park in payment's DLQ
+    # WHEN the orders go through: the two fail every receive and park in payment's DLQ, every
+    # other order is handled
     run.publish(events)
-    wait_for(lambda: paged("ALARM"), 150, "the DLQ growth page")
-    # THEN the alarm went to ALARM from the DLQ's own metrics, and paged
+    run.settle()
+    assert parked_orders(run, "payment") == sorted(PAYMENT_BUG_ORDERS)
+    # THEN the alarm goes to ALARM from the DLQ's own metrics, and pages
+    wait_for(lambda: paged("ALARM"), 120, "the DLQ growth page")
     history = run.runtime.aws.inspect("alarm-history")
     assert [h["new_state"] for h in history if h["alarm_name"] == alarm][-1] == "ALARM"
     # WHEN the fix is deployed and the DLQ redriven
     run.runtime.fixes.deploy("payment")
     sqs = run.client("sqs")
     report = redrive_all(sqs, service_queues(sqs, run.resources.stage, "payment"), poll_seconds=0.5)
-    # The two unlucky orders at least; a record a cold environment had no time left to start
-    # also comes back unstarted and can use up its receives and park (as on SQS): it is moved
-    # too, and the reconciliation below proves every order's effects exactly once.
-    assert report.moved >= 2
-    # THEN the alarm returns to OK (and says so on the paging topic), nothing is left behind
+    # THEN exactly the two parked messages went back ...
+    assert report.moved == 2
+    # ... the alarm returns to OK (and says so on the paging topic), nothing is left behind
     wait_for(lambda: paged("OK"), 120, "the OK page")
     run.settle()
     result = run.reconciliation()
