@@ -28,10 +28,13 @@ def test_each_pipeline_row_stands_beside_its_target() -> None:
     plain = by_subject[PLAIN_MOTO_SUBJECT]
     assert (small.value, format_target(small.target, small.unit)) == (30.0, ">= 25.0 orders/s")
     assert format_value(small.value, small.unit) == "30.0 orders/s"
-    assert large.value == 27.0 and large.met
-    assert share.value == 0.9 and share.met
+    assert large.value == 27.0
+    assert large.met
+    assert share.value == 0.9
+    assert share.met
     assert format_target(share.target, share.unit) == ">= 90%"
-    assert plain.value == 12.0 and plain.met
+    assert plain.value == 12.0
+    assert plain.met
     assert format_target(plain.target, plain.unit) == ">= 10.00x"
     assert all(name in plain.detail for name in LEFT_OUT_FOR_PLAIN_MOTO)
     assert "fewer than" not in plain.detail
@@ -53,3 +56,19 @@ def test_rows_that_could_not_run_are_not_measured_with_the_reason() -> None:
         "pipeline, 0 vs 200 orders": "no large run was asked for",
         PLAIN_MOTO_SUBJECT: "the local runtime did not start",
     }
+
+
+def test_a_large_run_that_did_not_finish_leaves_the_small_rows_standing() -> None:
+    measured = Throughput(
+        orders=200,
+        pipeline=(30.0,),
+        ceiling=(40.0,),
+        failed={},
+        large_orders=5000,
+        large_error="pipeline not done after 2500 s: analytics 4100/5000",
+    )
+    figures = {f.subject: f for f in pipeline_figures(measured, PlainMoto(40, (3.0,), {}))}
+    assert figures["pipeline, 200 orders"].value == 30.0
+    assert figures["pipeline, 5,000 orders"].value is None
+    assert figures["pipeline, 5,000 orders"].detail.startswith("pipeline not done after 2500 s")
+    assert figures["pipeline vs plain moto"].value == 10.0

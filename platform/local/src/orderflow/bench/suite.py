@@ -341,7 +341,7 @@ def pipeline_figures(measured: Throughput, plain: PlainMoto | BenchError) -> lis
             )
         )
     else:
-        error = BenchError("no large run was asked for")
+        error = BenchError(measured.large_error or "no large run was asked for")
         figures.append(not_measured(THROUGHPUT, large_subject, ORDERS_PER_SECOND, error))
         figures.append(not_measured(THROUGHPUT, share_subject, SHARE, error))
     if isinstance(plain, BenchError):

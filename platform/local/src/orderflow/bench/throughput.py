@@ -61,6 +61,8 @@ class Throughput:
     failed: dict[str, int]
     large_orders: int = 0
     large: tuple[float, ...] = ()
+    large_error: str = ""
+    """Why the large run has no figure (it did not finish in time, say)."""
 
     @property
     def share_of_ceiling(self) -> float:
@@ -286,11 +288,23 @@ def measure_throughput(
         pipeline = system.phase(None, runs, orders)
         if runs // 2:
             ceiling += system.phase(NOOP_HANDLER, runs // 2, orders)
-        large = system.phase(None, 1, large_orders) if large_orders else []
+        large: list[float] = []
+        large_error = ""
+        if large_orders:
+            try:
+                large = system.phase(None, 1, large_orders)
+            except BenchError as exc:  # the small runs' figures stand without it
+                large_error = str(exc)
     finally:
         system.stop()
     return Throughput(
-        orders, tuple(pipeline), tuple(ceiling), dict(system.failed), large_orders, tuple(large)
+        orders,
+        tuple(pipeline),
+        tuple(ceiling),
+        dict(system.failed),
+        large_orders,
+        tuple(large),
+        large_error,
     )
 
 
