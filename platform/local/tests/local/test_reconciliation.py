@@ -149,6 +149,15 @@ def test_the_demo_spreads_its_dozen_unlucky_orders_over_the_burst() -> None:
     assert bug.order_ids[-1] != orders[-1].order_id
 
 
+def test_a_big_bursts_unlucky_orders_come_in_its_first_fifth() -> None:
+    # Their retries then run while the rest of the burst drains.
+    orders = [make_order(f"ord-{n:04d}") for n in range(1000)]
+    [bug] = plan_faults(DemoOptions(), orders).consumer_bugs
+    first_fifth = {o.order_id for o in orders[:200]}
+    assert len(set(bug.order_ids)) == 12
+    assert set(bug.order_ids) <= first_fifth
+
+
 def test_a_small_demo_burst_gets_fewer_unlucky_orders() -> None:
     orders = [make_order(f"ord-{n:03d}") for n in range(20)]
     [bug] = plan_faults(DemoOptions(), orders).consumer_bugs

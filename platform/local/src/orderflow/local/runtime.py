@@ -368,13 +368,23 @@ class LocalRuntime:
         self.localstripe: LocalStripe | None = None
         self.malformed: list[str] = []
         self._session: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
         self._pids: list[int] = []
         """The embedded AWS's and localstripe's processes, for ``kill``."""
 
     # --- clients ---------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client of the embedded AWS."""
+        """A boto3 client of the embedded AWS, built once per service and endpoint (clients are
+        thread safe; building one costs more than most calls it makes)."""
+        key = (service, self.aws.endpoint_url)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self.new_client(service)
+        return client
+
+    def new_client(self, service: str) -> Any:
+        """A boto3 client of the embedded AWS of its own (its own connection pool)."""
         if self._session is None:
             import boto3  # noqa: PLC0415
 
