@@ -330,19 +330,28 @@ def demo(session: nox.Session) -> None:
     session.run("orderflow", "demo", *session.posargs)
 
 
+E2E_WORKERS = "2"
+"""pytest-xdist workers of the e2e session: a test waiting on the emulator clock (a visibility
+timeout, an alarm period) leaves the cores to another's runtime; tests sharing a runtime stay on
+one worker (``--dist loadgroup``)."""
+
+
 @nox.session(tags=["e2e"])
 def e2e(session: nox.Session) -> None:
-    """End-to-end tests: the local runtime under fault injection, reconciled (small profile)."""
+    """End-to-end tests: the local runtime under fault injection, reconciled (small profile).
+
+    The real ``sam deploy`` tests (test_sam_deploy.py) skip here: ``nox -s sam_deploy`` runs them.
+    """
+    # Every runtime starts a dozen interpreters (the embedded AWS, a worker and a fork server
+    # per function, each environment) importing thousands of modules: bytecode compiled once.
+    session.env["UV_COMPILE_BYTECODE"] = "1"
     sync(session, "local")
+    session.install("pytest-xdist>=3.6")
     session.run(
-        "pytest",
-        "platform/local/tests/e2e",
-        "-m",
-        "e2e",
-        "-p",
-        "no:cacheprovider",
+        "pytest", "platform/local/tests/e2e", "-m", "e2e", "-p", "no:cacheprovider",
+        "-n", E2E_WORKERS, "--dist", "loadgroup",
         *session.posargs,
-    )
+    )  # fmt: skip
 
 
 @nox.session(default=False)

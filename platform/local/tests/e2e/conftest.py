@@ -18,8 +18,12 @@ a runtime of their own.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +44,7 @@ from orderflow.platform.orders import order_traffic
 QUIET_TIMEOUT = 150.0
 """A guard on every settle: the pipeline is waited for until its queues are quiet."""
 RUNTIME_MARK = "e2e_runtime"
+GROUPS_ENV = "ORDERFLOW_E2E_RUNTIME_GROUPS"
 DEFAULT_CLOCK_FACTOR = 10.0
 
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
@@ -61,6 +66,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{RUNTIME_MARK}(name): tests that share one local runtime, started once"
     )
+    if _distributing(config) and not hasattr(config, "workerinput"):
+        # Where the workers say which runtime each test needs (they inherit the variable).
+        os.environ[GROUPS_ENV] = tempfile.mkdtemp(prefix="orderflow-e2e-groups-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _distributing(config) and not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ.pop(GROUPS_ENV, ""), ignore_errors=True)
+
+
+def _distributing(config: pytest.Config) -> bool:
+    return bool(config.pluginmanager.hasplugin("xdist") and config.getvalue("dist") == "loadgroup")
 
 
 def runtime_group(item: pytest.Item) -> str | None:
@@ -70,17 +87,41 @@ def runtime_group(item: pytest.Item) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests of one shared runtime next to each other (where the first of them was), in their
-    own order; under xdist, on one worker."""
+    own order; under xdist (``--dist loadgroup``), on one worker."""
     first: dict[str | None, int] = {}
     for n, item in enumerate(items):
         first.setdefault(runtime_group(item) or f"#{n}", n)
     position = {id(item): n for n, item in enumerate(items)}
     items.sort(key=lambda i: (first[runtime_group(i) or f"#{position[id(i)]}"], position[id(i)]))
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            group = runtime_group(item)
-            if group is not None:
-                item.add_marker(pytest.mark.xdist_group(group))
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and os.environ.get(GROUPS_ENV):
+        groups = {i.nodeid: group for i in items if (group := runtime_group(i)) is not None}
+        path = Path(os.environ[GROUPS_ENV]) / f"{workerinput['workerid']}.json"
+        path.write_text(json.dumps(groups))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` by this suite's runtime groups.
+
+    pytest-xdist's own loadgroup reads the group from a suffix it writes into each node id,
+    which pytest 9.2 no longer lets it change (pytest-xdist issue 1386): every test would be
+    scheduled alone. The workers write the groups down at collection instead (above).
+    """
+    if not _distributing(config):
+        return None
+    scopes = importlib.import_module("xdist.scheduler").LoadScopeScheduling
+    directory = Path(os.environ[GROUPS_ENV])
+    groups: dict[str, str] = {}
+
+    class RuntimeGroups(scopes):  # type: ignore[misc, valid-type]
+        def _split_scope(self, nodeid: str) -> str:
+            if not groups:  # read once every worker collected (scheduling starts after that)
+                for written in directory.glob("*.json"):
+                    groups.update(json.loads(written.read_text()))
+            return groups.get(nodeid, nodeid)
+
+    return RuntimeGroups(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -193,6 +234,20 @@ class LocalRun:
 
     def settle(self, timeout: float = QUIET_TIMEOUT) -> None:
         self.shared.settle(timeout)
+
+    def longest_way_to_a_dlq(self) -> float:
+        """Real seconds until a message failing every receive parks, on the slowest queue:
+        maxReceiveCount receives, a visibility timeout (on the emulator clock) after each."""
+        sqs = self.client("sqs")
+        longest = 0.0
+        for service in self.resources.services.values():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=service.queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+            )["Attributes"]
+            receives = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
+            visibility = self.runtime.clock.real(int(attributes["VisibilityTimeout"]))
+            longest = max(longest, receives * visibility)
+        return longest
 
     def reconciliation(self) -> Reconciliation:
         """Everything published on this runtime against what the services recorded."""

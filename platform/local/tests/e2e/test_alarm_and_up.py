@@ -20,7 +20,15 @@ from orderflow.messaging import EventPublisher
 from orderflow.platform.dlq import redrive_all
 from orderflow.platform.stage import service_queues
 
-from .conftest import PAYMENT_BUG_ORDERS, PIPELINE, PIPELINE_FAULTS, LocalRun, mismatches, traffic
+from .conftest import (
+    PAYMENT_BUG_ORDERS,
+    PIPELINE,
+    PIPELINE_FAULTS,
+    QUIET_TIMEOUT,
+    LocalRun,
+    mismatches,
+    traffic,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +100,7 @@ def test_the_dlq_growth_alarm_fires_from_emulated_metrics_and_clears_after_redri
     # WHEN the orders go through: the two fail every receive and park in payment's DLQ, every
     # other order is handled
     run.publish(events)
-    run.settle()
+    run.settle(timeout=QUIET_TIMEOUT + run.longest_way_to_a_dlq())
     assert parked_orders(run, "payment") == sorted(PAYMENT_BUG_ORDERS)
     # THEN the alarm goes to ALARM from the DLQ's own metrics, and pages
     wait_for(lambda: paged("ALARM"), 120, "the DLQ growth page")

@@ -14,7 +14,14 @@ from orderflow.contracts import SERVICES, EventEnvelope, OrderCancelled, OrderRe
 from orderflow.failures import FailureLedger
 from orderflow.local.faults import FaultPlan
 
-from .conftest import PIPELINE, PIPELINE_FAULTS, SLOW_EMAIL, LocalRun, mismatches
+from .conftest import (
+    PIPELINE,
+    PIPELINE_FAULTS,
+    QUIET_TIMEOUT,
+    SLOW_EMAIL,
+    LocalRun,
+    mismatches,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -131,9 +138,9 @@ def test_malformed_messages_end_in_the_dlq_with_their_failure_recorded(
     # GIVEN a run that publishes four kinds of malformed messages once it is up
     run = local_run(FaultPlan(malformed_messages=4))
     malformed = run.runtime.malformed
-    # WHEN good orders go through with them
+    # WHEN good orders go through with them (a malformed message parks after its last receive)
     run.publish(run.orders(5, seed=3))
-    run.settle()
+    run.settle(timeout=QUIET_TIMEOUT + run.longest_way_to_a_dlq())
     # THEN each DLQ holds exactly the malformed messages routed to it (analytics takes every
     # type, the others the three that claim to be order.created) ...
     sqs = run.client("sqs")
