@@ -94,6 +94,7 @@ def test_two_interrupts_200_ms_apart_stop_cleanly(up: Up) -> None:
     # THEN the cleanup ran to its end: exit 0, every process gone, local.json with them
     assert up.process.returncode == 0, output
     assert "Aborted" not in output
+    assert "still stopping cleanly" in output  # the second one arrived while it stopped
     assert "stopped" in output
     assert up.left_behind() == []
     assert not up.local.exists()
