@@ -160,18 +160,20 @@ def test_the_pager_inbox_keeps_every_page_it_read(topic: dict[str, Any]) -> None
 
 
 def test_a_recovery_is_an_ok_page_after_the_alarm_page(topic: dict[str, Any]) -> None:
-    # GIVEN an alarm's first OK (when it was created), then its ALARM page, read
+    # GIVEN an alarm's first OK (when it was created), then its ALARM page
     sqs, url = topic["sqs"], topic["url"]
     inbox = PagerInbox(sqs, url)
     for body in (alarm_notification("growth", "OK"), alarm_notification("growth", "ALARM")):
         sqs.send_message(QueueUrl=url, MessageBody=body)
-    assert inbox.find("growth", "ALARM") is not None
-    paged = inbox.mark()
     # WHEN looking for its recovery THEN the OK from before the page does not count...
-    assert inbox.find("growth", "OK", since=paged) is None
-    # ... and the OK that follows it does
+    assert inbox.find("growth", "ALARM") is not None
+    assert inbox.recovered("growth") is None
+    # ... the OK that follows it does, and a later ALARM needs an OK of its own
     sqs.send_message(QueueUrl=url, MessageBody=alarm_notification("growth", "OK"))
-    assert inbox.find("growth", "OK", since=paged) is not None
+    assert inbox.recovered("growth") is not None
+    sqs.send_message(QueueUrl=url, MessageBody=alarm_notification("growth", "ALARM"))
+    assert inbox.recovered("growth") is None
+    assert inbox.recovered("never-paged") is None
 
 
 def test_a_wait_fails_only_once_nothing_moved_for_the_stall_window() -> None:

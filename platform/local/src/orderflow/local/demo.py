@@ -35,7 +35,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,9 @@ class DemoReport:
     """Real seconds each step of the story took, in story order."""
     publishing: dict[str, Any] = field(default_factory=dict)
     analytics_lag: dict[str, Any] = field(default_factory=dict)
+    redriven: dict[str, int] = field(default_factory=dict)
+    """service -> messages its incident's redrive moved back (the bug's, and any the load
+    parked)."""
 
     @property
     def ok(self) -> bool:
@@ -177,6 +180,7 @@ class DemoReport:
             "phases": {name: round(seconds, 1) for name, seconds in self.phases.items()},
             "publishing": self.publishing,
             "analytics_lag": self.analytics_lag,
+            "redriven": self.redriven,
         }
 
 
@@ -305,6 +309,45 @@ class ConcurrentPublisher:
                     self.finished.set()
 
 
+@dataclass
+class Redrive:
+    """One approved incident's redrive, followed until it is done."""
+
+    service: str
+    incident_id: str
+    succeeded_before: int
+    moved: int
+    processed: int = 0
+    drained: bool = False
+    ok: bool = False
+    resolved: bool = False
+    alarm_state: str = "unknown"
+
+    @property
+    def done(self) -> bool:
+        return self.drained and self.ok and self.resolved
+
+    def missing(self) -> list[str]:
+        """What is still to come, in words."""
+        return [
+            what
+            for what, seen in (
+                (
+                    f"{self.service}'s {self.moved} redriven records processed with its queue "
+                    f"empty ({self.processed} processed)",
+                    self.drained,
+                ),
+                (
+                    f"{self.service}'s DLQ growth alarm OK with its OK page "
+                    f"(state {self.alarm_state})",
+                    self.ok,
+                ),
+                (f"incident {self.incident_id} resolved by the workflow", self.resolved),
+            )
+            if not seen
+        ]
+
+
 class PagerInbox:
     """The on-call's inbox (the pager queue subscribed to the paging topic), read as it fills.
 
@@ -335,23 +378,23 @@ class PagerInbox:
                 ],
             )
 
-    def mark(self) -> int:
-        """Where the inbox stands now: ``find(..., since=mark)`` sees only later pages."""
-        self.read()
-        return len(self.pages)
-
-    def find(self, alarm: str, state: str, since: int = 0) -> dict[str, Any] | None:
-        """The latest page of ``alarm`` entering ``state``, of those that arrived after
-        ``since`` (an alarm's first OK, when it was created, is no recovery)."""
+    def find(self, alarm: str, state: str) -> dict[str, Any] | None:
+        """The latest page of ``alarm`` entering ``state``."""
         self.read()
         return next(
-            (
-                p
-                for p in reversed(self.pages[since:])
-                if p["alarm"] == alarm and p["state"] == state
-            ),
+            (p for p in reversed(self.pages) if p["alarm"] == alarm and p["state"] == state),
             None,
         )
+
+    def recovered(self, alarm: str) -> dict[str, Any] | None:
+        """The OK page of ``alarm`` that came after its latest ALARM page, if it came (an
+        alarm's first OK, when it was created, is no recovery)."""
+        self.read()
+        mine = [p for p in self.pages if p["alarm"] == alarm]
+        alarmed = [n for n, p in enumerate(mine) if p["state"] == "ALARM"]
+        if not alarmed:
+            return None
+        return next((p for p in mine[alarmed[-1] + 1 :] if p["state"] == "OK"), None)
 
 
 def _alarm_page(body: str) -> dict[str, Any] | None:
@@ -416,19 +459,17 @@ class BlackFriday:
         self.publishing: dict[str, Any] = {}
         self.analytics_lag: dict[str, Any] = {}
         self._burst_started = 0.0
-        self._before_redrive = 0
-        self._redriven = 0
         self._held = False
         self._was_held = False
-        self._paged_at = 0
-        self._lag_paged_at = 0
         self._queues: Mapping[str, Any] | None = None
         self._inbox: PagerInbox | None = None
         self._publisher: ConcurrentPublisher | None = None
         self._rates: dict[str, tuple[float, int]] = {}
         self._last_progress = 0.0
+        self._aged_at = float("-inf")
+        self._ages: dict[str, int | None] = {}
         self.incident_id: str | None = None
-        self._incident_arn: str | None = None
+        self._redrives: dict[str, Redrive] = {}
         self.incident: dict[str, Any] | None = None
         self.trace: list[dict[str, Any]] = []
 
@@ -469,6 +510,7 @@ class BlackFriday:
             phases=self.phases,
             publishing=self.publishing,
             analytics_lag=self.analytics_lag,
+            redriven={service: r.moved for service, r in self._redrives.items()},
         )
 
     def play(self, resources: LocalResources) -> None:
@@ -619,20 +661,33 @@ class BlackFriday:
         self._until(f"the page for {alarm}", paged, budget=self._alarm_budget(180))
         assert page is not None
         self.page = page
-        self._paged_at = inbox.mark()
         self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
         self.timeline.note(f"  reason: {page['reason']}")
         self.timeline.note(f"  runbook: {page['runbook']}")
 
     def inspect_fix_and_approve(self, resources: LocalResources) -> None:
-        """What the on-call does: read the incident, inspect the DLQ, deploy the fix, approve."""
+        """What the on-call does: read the incident, inspect the DLQ, deploy the fix, approve;
+        then the same for any other DLQ the burst filled (no fix: its records did not fail,
+        a machine too busy for the burst returned them unstarted or timed out)."""
+        service = self.options.bug_service
+        self._redrive(resources, service, fix=True)
+        for row in service_statuses(self.runtime, self._known_queues(), ages=False):
+            if row.service != service and row.dlq_depth:
+                self.timeline.note(
+                    f"{row.service}: {row.dlq_depth} messages parked in its DLQ too, "
+                    "without the bug (their receives ran out under the load)"
+                )
+                self._redrive(resources, row.service, fix=False)
+
+    def _redrive(self, resources: LocalResources, service: str, *, fix: bool) -> None:
         from orderflow.failures import FailureLedger  # noqa: PLC0415
         from orderflow.platform.dlq import inspect_dlq  # noqa: PLC0415
         from orderflow.platform.stage import service_queues  # noqa: PLC0415
 
-        service, stage = self.options.bug_service, resources.stage
+        stage = resources.stage
         incident = self._wait_for_incident(service)
-        self.incident_id = incident.id
+        if fix:
+            self.incident_id = incident.id
         self.timeline.note(
             f"incident {incident.id}: the workflow triaged {service}'s DLQ "
             f"({incident.dlq_depth} message(s)) and waits for a decision"
@@ -647,77 +702,73 @@ class BlackFriday:
         ledger = FailureLedger(resources.failure_ledger_table, self.runtime.client("dynamodb"))
         self.timeline.note(f"on-call: orderflow dlq inspect {service} --stage {stage}")
         inspection = inspect_dlq(sqs, ledger, queues)
-        self.groups = [g.as_dict() for g in inspection.groups]
+        if fix:
+            self.groups = [g.as_dict() for g in inspection.groups]
         for group in inspection.groups:
             samples = ", ".join(group.sample_order_ids)
             self.timeline.note(
                 f"  {group.count} x {group.exception_type}: {group.message} "
                 f"({', '.join(group.event_types)}; e.g. {samples})"
             )
-        self.runtime.fixes.deploy(service)
-        self.timeline.note(f"fix deployed to {service}")
+        if fix:
+            self.runtime.fixes.deploy(service)
+            self.timeline.note(f"fix deployed to {service}")
         self.timeline.note(
             f"on-call: orderflow incident approve {incident.id} --stage {stage} "
             f"--rate {self.options.redrive_rate}"
         )
-        self._before_redrive = self.runtime.workers[service].snapshot().records_succeeded
-        self._redriven = inspection.total
+        before = self.runtime.workers[service].snapshot().records_succeeded
+        self._redrives[service] = Redrive(service, incident.id, before, inspection.total)
         self._desk().approve(incident.id, rate=self.options.redrive_rate, by="demo on-call")
         self.timeline.note("  approved: the workflow starts the redrive (StartMessageMoveTask)")
 
     def wait_for_recovery(self, resources: LocalResources) -> None:
-        """Until the redriven orders are processed, the alarm is OK and the incident resolved."""
-        service = self.options.bug_service
-        alarm = naming.alarm(resources.stage, service, "dlq-growth")
+        """Until every redriven record is processed, each DLQ growth alarm is OK again (its OK
+        page after its ALARM page) and each incident resolved."""
         inbox = self._pager()
-        worker = self.runtime.workers[service]
-        seen = {"processed": False, "ok": False, "resolved": False}
-        status: dict[str, Any] = {"done": 0, "state": "unknown"}
 
         def recovered(rows: list[ServiceStatus]) -> bool:
-            mine = next(r for r in rows if r.service == service)
-            status["done"] = worker.snapshot().records_succeeded - self._before_redrive
-            status["state"] = mine.alarm
-            empty = mine.backlog == 0 and not mine.dlq_depth
-            if empty and status["done"] >= self._redriven and not seen["processed"]:
-                seen["processed"] = True
-                self.timeline.note(
-                    f"{service} processed the {self._redriven} redriven records; "
-                    f"its queue and DLQ are empty"
-                )
-                if self._held and not self.options.lag_alarm:
-                    # Let go once the redrive is done, not before: on two cores its catch-up
-                    # would take the time the redriven records need to run.
-                    self.release_analytics("the burst and the redrive are done")
-            if not seen["ok"]:
-                page = inbox.find(alarm, "OK", since=self._paged_at)
-                if page is not None:
-                    seen["ok"] = True
-                    self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
-            if not seen["resolved"]:
-                seen["resolved"] = self._incident_closed()
-            return all(seen.values())
+            for redrive in self._redrives.values():
+                self._follow(redrive, rows, inbox, resources.stage)
+            return all(r.done for r in self._redrives.values())
 
         # The workflow resolves only after the DLQ stayed empty for the source queue's whole
         # retry window, in which nothing else may move: that long is no stall.
-        stall = self._stall_seconds() + self._retry_window_seconds(service)
+        stall = self._stall_seconds() + max(
+            self._retry_window_seconds(service) for service in self._redrives
+        )
         try:
             self._until("the recovery", recovered, stall=stall)
         except DemoStoryError as error:
-            missing = [
-                what
-                for what, key in (
-                    (
-                        f"the {self._redriven} redriven records processed with the queue empty "
-                        f"({status['done']} processed)",
-                        "processed",
-                    ),
-                    (f"{alarm} back to OK with its OK page (state {status['state']})", "ok"),
-                    ("the incident resolved by the workflow", "resolved"),
-                )
-                if not seen[key]
-            ]
+            missing = [m for r in self._redrives.values() for m in r.missing()]
             raise DemoStoryError(f"{error}: still waiting for {'; '.join(missing)}") from None
+
+    def _follow(
+        self, redrive: Redrive, rows: list[ServiceStatus], inbox: PagerInbox, stage: str
+    ) -> None:
+        service = redrive.service
+        mine = next(r for r in rows if r.service == service)
+        worker = self.runtime.workers[service]
+        redrive.processed = worker.snapshot().records_succeeded - redrive.succeeded_before
+        redrive.alarm_state = mine.alarm
+        empty = mine.backlog == 0 and not mine.dlq_depth
+        if empty and redrive.processed >= redrive.moved and not redrive.drained:
+            redrive.drained = True
+            self.timeline.note(
+                f"{service} processed the {redrive.moved} redriven records; "
+                "its queue and DLQ are empty"
+            )
+            if self._held and not self.options.lag_alarm and service == self.options.bug_service:
+                # Let go once the redrive is done, not before: on two cores its catch-up
+                # would take the time the redriven records need to run.
+                self.release_analytics("the burst and the redrive are done")
+        if not redrive.ok:
+            page = inbox.recovered(naming.alarm(stage, service, "dlq-growth"))
+            if page is not None:
+                redrive.ok = True
+                self.timeline.note(f"[bold green]OK[/bold green] {page['subject']}")
+        if not redrive.resolved:
+            redrive.resolved = self._incident_closed(redrive.incident_id)
 
     def analytics_catches_up(self, resources: LocalResources) -> None:
         """Analytics' backlog worked off; with ``lag_alarm``, its queue-age alarm first."""
@@ -747,7 +798,7 @@ class BlackFriday:
             ok: dict[str, Any] = {}
 
             def cleared(_: list[ServiceStatus]) -> bool:
-                page = inbox.find(alarm, "OK", since=self._lag_paged_at)
+                page = inbox.recovered(alarm)
                 if page is not None:
                     ok.update(page)
                 return page is not None
@@ -822,7 +873,6 @@ class BlackFriday:
         return page
 
     def _note_lag_page(self, page: dict[str, Any]) -> None:
-        self._lag_paged_at = self._pager().mark()
         self.analytics_lag.update(alarm=page["alarm"], alarm_fired=True)
         self.timeline.note(f"[bold red]PAGE[/bold red] {page['subject']}")
         self.timeline.note(f"  reason: {page['reason']}")
@@ -907,6 +957,8 @@ class BlackFriday:
         return None if last is None else max(0.0, last - started_epoch)
 
     def _note_backlogs(self, rows: list[ServiceStatus]) -> None:
+        """Who is still behind, and by how much in AWS time (a fresh read, with ages)."""
+        rows = service_statuses(self.runtime, self._known_queues())
         behind = [
             f"{r.service} {r.backlog} queued"
             + (" (held)" if self._held and r.service == HELD_SERVICE else "")
@@ -954,21 +1006,17 @@ class BlackFriday:
         )
         return found[0]
 
-    def _incident_closed(self) -> bool:
+    def _incident_closed(self, incident_id: str) -> bool:
         """Whether the incident's execution ended (its status only: the history of a workflow
         that polls a redrive grows with every poll, and is read once, at the end)."""
-        if self.incident_id is None:
-            return True
-        if self._incident_arn is None:
-            self._incident_arn = self._desk().execution_arn(self.incident_id)
         status = self.runtime.client("stepfunctions").describe_execution(
-            executionArn=self._incident_arn
+            executionArn=self._desk().execution_arn(incident_id)
         )["status"]
         if status == "RUNNING":
             return False
         if status != "SUCCEEDED":
-            raise DemoStoryError(f"incident {self.incident_id} ended {status}")
-        self.timeline.note(f"incident {self.incident_id} resolved: the workflow verified the drain")
+            raise DemoStoryError(f"incident {incident_id} ended {status}")
+        self.timeline.note(f"incident {incident_id} resolved: the workflow verified the drain")
         return True
 
     @contextmanager
@@ -991,6 +1039,21 @@ class BlackFriday:
                 os.environ.pop(DAEMON_ADDRESS_ENV, None)
             else:
                 os.environ[DAEMON_ADDRESS_ENV] = previous
+
+    def _read_status(self, queues: Mapping[str, Any]) -> list[ServiceStatus]:
+        """The status, with the oldest messages' ages read every ``PROGRESS_SECONDS`` only (a
+        CloudWatch query that grows with the run) and the last ones known in between."""
+        now = time.monotonic()
+        if now - self._aged_at >= PROGRESS_SECONDS:
+            rows = service_statuses(self.runtime, queues)
+            self._aged_at = now
+            self._ages = {r.service: r.oldest_age_seconds for r in rows}
+            return rows
+        rows = service_statuses(self.runtime, queues, ages=False)
+        return [
+            replace(r, oldest_age_seconds=self._ages.get(r.service) if r.backlog else None)
+            for r in rows
+        ]
 
     def progress_line(self, rows: list[ServiceStatus]) -> str:
         """Orders in and their rate, then each queue's backlog and records done per second."""
@@ -1027,7 +1090,7 @@ class BlackFriday:
         if console is None or not console.is_terminal:
 
             def read() -> list[ServiceStatus]:
-                rows = service_statuses(self.runtime, queues)
+                rows = self._read_status(queues)
                 if console is not None and time.monotonic() - self._last_progress >= (
                     PROGRESS_SECONDS
                 ):
@@ -1041,7 +1104,7 @@ class BlackFriday:
         with Live(console=console, transient=True, refresh_per_second=2) as live:
 
             def refresh() -> list[ServiceStatus]:
-                rows = service_statuses(self.runtime, queues)
+                rows = self._read_status(queues)
                 line = Text(self.progress_line(rows), style="bold")
                 live.update(Group(line, status_table(title, rows)))
                 return rows

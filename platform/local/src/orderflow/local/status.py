@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from orderflow.platform.alarms import alarm_states, worst_state
-from orderflow.platform.backlog import backlogs
+from orderflow.platform.backlog import QueueBacklog, backlogs, queue_depths
 from orderflow.platform.stage import ServiceQueues, discover_queues
 
 if TYPE_CHECKING:
@@ -50,16 +50,22 @@ class ServiceStatus:
 
 
 def service_statuses(
-    runtime: LocalRuntime, queues: Mapping[str, ServiceQueues] | None = None
+    runtime: LocalRuntime,
+    queues: Mapping[str, ServiceQueues] | None = None,
+    *,
+    ages: bool = True,
 ) -> list[ServiceStatus]:
     """A fresh read of every service's backlog, alarm and function activity.
 
     ``queues`` (``discover_queues`` of the stage, which a caller refreshing often reads once)
-    saves listing and tagging every queue on each read.
+    saves listing and tagging every queue on each read; ``ages=False`` leaves the oldest
+    message's age out (a CloudWatch query over every datapoint of the run: the depths are queue
+    attributes, cheap however long the run).
     """
     stage = runtime.options.stage
     sqs, cloudwatch = runtime.client("sqs"), runtime.client("cloudwatch")
-    found = backlogs(sqs, cloudwatch, queues if queues is not None else discover_queues(sqs, stage))
+    known = queues if queues is not None else discover_queues(sqs, stage)
+    found = backlogs(sqs, cloudwatch, known) if ages else _depths_only(sqs, known)
     states = alarm_states(cloudwatch, stage)
     rows = []
     for backlog in found:
@@ -81,6 +87,27 @@ def service_statuses(
             )
         )
     return rows
+
+
+def _depths_only(sqs: Any, queues: Mapping[str, ServiceQueues]) -> list[QueueBacklog]:
+    """Each service's backlog from its queues' attributes alone (no ages)."""
+    found = []
+    for service, queue in queues.items():
+        depth, in_flight = queue_depths(sqs, queue.queue.url)
+        dlq_depth = queue_depths(sqs, queue.dlq.url)[0] if queue.dlq is not None else None
+        found.append(
+            QueueBacklog(
+                service=service,
+                queue=queue.queue.name,
+                depth=depth,
+                in_flight=in_flight,
+                oldest_age_seconds=None,
+                dlq=queue.dlq.name if queue.dlq else None,
+                dlq_depth=dlq_depth,
+                dlq_oldest_age_seconds=None,
+            )
+        )
+    return found
 
 
 def init_durations(reports: Iterable[InvocationReport]) -> tuple[float, ...]:
