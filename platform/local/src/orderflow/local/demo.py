@@ -794,6 +794,14 @@ class BlackFriday:
         self._until(f"{HELD_SERVICE} to catch up", caught_up, stall=self._stall_seconds())
         snapshot = worker.snapshot()
         self._completed(HELD_SERVICE, snapshot.records_succeeded)
+        parked = self._held_row().dlq_depth
+        if parked:
+            self.timeline.note(
+                f"{HELD_SERVICE}: {parked} messages parked in its DLQ while it caught up "
+                "(their receives ran out under the load)"
+            )
+            self._redrive(resources, HELD_SERVICE, fix=False)
+            self.wait_for_recovery(resources)
         if fired is not None:
             ok: dict[str, Any] = {}
 
