@@ -8,8 +8,9 @@ two race through payment's environments. The consumer shell starts a record only
 budget left, so no timeout cuts a send or a charge off from its once-only record: no email
 goes out twice and no refund is missing (the refund that overtook its charge waits for it).
 A record not started still used a receive; it comes back ahead of records received fewer
-times, and the templates give it five receives, so none parks in a DLQ unstarted (a parked
-create is an effect missing until it is redriven: every DLQ must be empty here).
+times and has five receives (the templates' MaxReceiveCount) to find the time. One that finds
+none parks in its DLQ unstarted, an effect missing until it is redriven, so every DLQ must be
+empty here too.
 
 CI runs ``RACE_ORDERS`` orders; ``ORDERFLOW_E2E_RACE_ORDERS=1000`` runs the long version.
 """
