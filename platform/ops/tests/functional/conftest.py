@@ -247,19 +247,20 @@ def consume_until_dead_lettered(
     stage: StageOnMoto,
     service: str,
     handle: Callable[[Any], None],
-    rounds: int = 3,
 ) -> None:
-    """Run the service's batch shell over its queue like Lambda would, ``rounds`` times.
+    """Run the service's batch shell over its queue like Lambda would, until failures park.
 
     Records ``handle`` fails stay on the queue (the shared consumer records why in the
-    failure ledger); after ``rounds`` (the template's maxReceiveCount) receives, SQS moves
-    them to the DLQ on the next receive.
+    failure ledger); after the queue's maxReceiveCount receives (its redrive policy, as the
+    template deployed it), SQS moves them to the DLQ on the next receive.
     """
     sqs = aws.sqs()
     url = stage.queue_url(service)
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"]
+    )["Attributes"]
+    arn = attributes["QueueArn"]
+    rounds = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
     consumer = SqsConsumer(
         service,
         logger=build_logger(service),
