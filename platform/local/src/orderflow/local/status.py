@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from orderflow.platform.alarms import alarm_states, worst_state
-from orderflow.platform.backlog import QueueBacklog, backlogs, queue_depths
+from orderflow.platform.backlog import backlogs
 from orderflow.platform.stage import ServiceQueues, discover_queues
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def service_statuses(
     stage = runtime.options.stage
     sqs, cloudwatch = runtime.client("sqs"), runtime.client("cloudwatch")
     known = queues if queues is not None else discover_queues(sqs, stage)
-    found = backlogs(sqs, cloudwatch, known) if ages else _depths_only(sqs, known)
+    found = backlogs(sqs, cloudwatch, known, with_ages=ages)
     states = alarm_states(cloudwatch, stage)
     rows = []
     for backlog in found:
@@ -87,27 +87,6 @@ def service_statuses(
             )
         )
     return rows
-
-
-def _depths_only(sqs: Any, queues: Mapping[str, ServiceQueues]) -> list[QueueBacklog]:
-    """Each service's backlog from its queues' attributes alone (no ages)."""
-    found = []
-    for service, queue in queues.items():
-        depth, in_flight = queue_depths(sqs, queue.queue.url)
-        dlq_depth = queue_depths(sqs, queue.dlq.url)[0] if queue.dlq is not None else None
-        found.append(
-            QueueBacklog(
-                service=service,
-                queue=queue.queue.name,
-                depth=depth,
-                in_flight=in_flight,
-                oldest_age_seconds=None,
-                dlq=queue.dlq.name if queue.dlq else None,
-                dlq_depth=dlq_depth,
-                dlq_oldest_age_seconds=None,
-            )
-        )
-    return found
 
 
 def init_durations(reports: Iterable[InvocationReport]) -> tuple[float, ...]:

@@ -114,11 +114,18 @@ def backlogs(
     cloudwatch: CloudWatchClient,
     services: Mapping[str, ServiceQueues],
     now: datetime | None = None,
+    *,
+    with_ages: bool = True,
 ) -> list[QueueBacklog]:
-    """The backlog of every service of the stage, in routing order."""
+    """The backlog of every service of the stage, in routing order.
+
+    ``with_ages=False`` leaves the oldest messages' ages out (None): the depths are queue
+    attributes, cheap however long the stage has run; the ages are a CloudWatch query over its
+    datapoints.
+    """
     names = [q.queue.name for q in services.values()]
     names += [q.dlq.name for q in services.values() if q.dlq is not None]
-    ages = oldest_ages(cloudwatch, names, now)
+    ages = oldest_ages(cloudwatch, names, now) if with_ages else {}
     found: list[QueueBacklog] = []
     for service, queues in services.items():
         depth, in_flight = queue_depths(sqs, queues.queue.url)
