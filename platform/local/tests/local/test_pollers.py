@@ -328,7 +328,7 @@ def test_disabling_waits_for_the_receive_a_poller_already_started(
     # GIVEN a poller in the middle of a receive
     lam, _, url, arn, uuid = mapped_queue(embedded)
     seen: list[str] = []
-    mapping = MappingState(lam, spec_for(url, arn), report=seen.append)
+    mapping = MappingState(lam, spec_for(url, arn, mapping_uuid=uuid), report=seen.append)
     assert mapping.enter()
     # WHEN the mapping is disabled THEN it is Disabling while that receive (and its invocation)
     # runs, no new receive starts, and it is Disabled once the poller is done
@@ -349,7 +349,7 @@ def test_a_disabled_event_source_mapping_stops_polling_until_it_is_enabled_again
     lam, sqs, url, arn, uuid = mapped_queue(embedded)
     send(sqs, url, "a")
     seen: list[str] = []
-    mapping = MappingState(lam, spec_for(url, arn), report=seen.append)
+    mapping = MappingState(lam, spec_for(url, arn, mapping_uuid=uuid), report=seen.append)
     environment = ScriptedEnvironment(lambda _: (OK, None))
     reports: list[InvocationReport] = []
     poller = SqsPoller(

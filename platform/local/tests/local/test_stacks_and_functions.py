@@ -115,6 +115,8 @@ def test_the_functions_run_with_their_templates_settings(
     assert payment.maximum_concurrency == 10
     assert payment.report_batch_item_failures
     assert payment.queue_arn.endswith(":orderflow-local-payment")
+    mapping = embedded("lambda").get_event_source_mapping(UUID=payment.mapping_uuid)
+    assert mapping["EventSourceArn"] == payment.queue_arn
     # Refs resolved by CloudFormation: the platform's topic, the service's own tables.
     assert payment.environment["TOPIC_ARN"] == deployed["platform"].outputs["OrderEventsTopicArn"]
     assert payment.environment["PAYMENTS_TABLE"] == "orderflow-local-payment-payments"

@@ -63,6 +63,8 @@ class FunctionSpec:
     runtime: str = "python3.12"
     role_arn: str = ""
     """The function's execution role (its ``Role``), whose session the function runs with."""
+    mapping_uuid: str = ""
+    """The SQS event source mapping's ``UUID`` (Get/UpdateEventSourceMapping take it)."""
 
     @property
     def handler_module(self) -> str:
@@ -248,6 +250,7 @@ def _function_specs(lambda_client: Any, sqs: Any, service: str, name: str) -> li
                 tracing_active=(config.get("TracingConfig") or {}).get("Mode") == "Active",
                 runtime=str(config.get("Runtime") or "python3.12"),
                 role_arn=str(config.get("Role") or ""),
+                mapping_uuid=str(mapping["UUID"]),
             )
         )
     if not specs:

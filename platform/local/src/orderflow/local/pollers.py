@@ -437,7 +437,6 @@ class MappingState:
         self._spec = spec
         self._report = report
         self._interval = interval
-        self._uuid: str | None = None
         self._lock = threading.Lock()
         self._active = 0
         self._wanted = POLLING_STATE if spec.enabled else DISABLED_STATE
@@ -448,14 +447,8 @@ class MappingState:
 
     def refresh(self) -> str:
         """Read the mapping's state now; report the pollers' state when it changed."""
-        if self._uuid is None:
-            mappings = self._lambda.list_event_source_mappings(
-                FunctionName=self._spec.function_name
-            )["EventSourceMappings"]
-            self._uuid = next(
-                str(m["UUID"]) for m in mappings if m["EventSourceArn"] == self._spec.queue_arn
-            )
-        wanted = str(self._lambda.get_event_source_mapping(UUID=self._uuid)["State"])
+        mapping = self._lambda.get_event_source_mapping(UUID=self._spec.mapping_uuid)
+        wanted = str(mapping["State"])
         with self._lock:
             self._wanted = wanted
             if wanted == POLLING_STATE:

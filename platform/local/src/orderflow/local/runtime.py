@@ -663,15 +663,8 @@ class LocalRuntime:
         state Lambda answers with. The service's worker follows the state within a second."""
         if self.resources is None:
             raise LocalRuntimeError("the local runtime is not running")
-        worker = self.workers[service]
-        lambda_client = self.client("lambda")
-        mappings = lambda_client.list_event_source_mappings(FunctionName=worker.spec.function_name)[
-            "EventSourceMappings"
-        ]
-        uuid = next(
-            str(m["UUID"]) for m in mappings if m["EventSourceArn"] == worker.spec.queue_arn
-        )
-        answer = lambda_client.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+        uuid = self.workers[service].spec.mapping_uuid
+        answer = self.client("lambda").update_event_source_mapping(UUID=uuid, Enabled=enabled)
         return str(answer["State"])
 
     def backlog(self) -> dict[str, int]:
