@@ -929,25 +929,23 @@ class BlackFriday:
         """Longest a queue may look still while it works: a message in flight comes back after
         its visibility timeout, and an invocation may run that long (plus a busy machine)."""
         longest = max(
-            (self._visibility_seconds(service) for service in self.runtime.workers), default=30
+            (self._queue_timing(service)[0] for service in self.runtime.workers), default=30
         )
         return 2 * self.runtime.clock.real(longest) + STALL_SLACK_SECONDS
 
-    def _visibility_seconds(self, service: str) -> int:
-        worker = self.runtime.workers[service]
-        attributes = self.runtime.client("sqs").get_queue_attributes(
-            QueueUrl=worker.spec.queue_url, AttributeNames=["VisibilityTimeout"]
-        )["Attributes"]
-        return int(attributes.get("VisibilityTimeout", 30))
-
     def _retry_window_seconds(self, service: str) -> float:
         """Real seconds a failing record takes to park: maxReceiveCount visibility timeouts."""
+        visibility, receives = self._queue_timing(service)
+        return self.runtime.clock.real(receives * visibility)
+
+    def _queue_timing(self, service: str) -> tuple[int, int]:
+        """The service's source queue: its visibility timeout and its maxReceiveCount."""
         worker = self.runtime.workers[service]
         attributes = self.runtime.client("sqs").get_queue_attributes(
             QueueUrl=worker.spec.queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
         )["Attributes"]
         receives = int(json.loads(attributes.get("RedrivePolicy", "{}")).get("maxReceiveCount", 5))
-        return self.runtime.clock.real(receives * int(attributes.get("VisibilityTimeout", 30)))
+        return int(attributes.get("VisibilityTimeout", 30)), receives
 
     def _alarm_budget(self, emulated_seconds: float) -> float:
         return self.runtime.clock.real(emulated_seconds) + ALARM_SLACK_SECONDS
@@ -1139,15 +1137,10 @@ def _aws_age(seconds: int | None) -> str:
 
 
 def _duration(seconds: float) -> str:
-    """``2 h 05 min``, ``7 min 30 s`` or ``45 s``."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+    """``2h05m``, ``7m30s`` or ``45s``: an age as ``orderflow status`` shows it."""
+    from orderflow.platform.cli.state import age  # noqa: PLC0415  (the CLI imports this module)
+
+    return age(int(seconds))
 
 
 def _collapse(steps: list[str]) -> list[str]:
