@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from orderflow.bench.stats import RATIO, BenchError, Figure, Paired, at_most
+from orderflow.bench.stats import RATIO, BenchError, Figure, Paired, at_most, module_json
 
 SECTION = "HTTP front"
 TRIVIAL = "GetQueueUrl"
@@ -273,25 +273,9 @@ def front_figures(run: FrontRun) -> list[Figure]:
 def http_front_figures(root: Path, calls: int = 50, runs: int = 5) -> list[Figure]:
     """The HTTP front's figures, measured in a fresh interpreter; "not measured" figures with
     the reason if that run fails."""
-    command = [
-        sys.executable,
-        "-m",
-        "orderflow.bench.http_front",
-        "--calls",
-        str(calls),
-        "--runs",
-        str(runs),
-    ]
+    arguments = ["--calls", str(calls), "--runs", str(runs)]
     try:
-        done = subprocess.run(  # noqa: S603  (our own module)
-            command,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=TIMEOUT_SECONDS,
-            cwd=root,
-        )
-        run = from_json(json.loads(done.stdout))
+        run = from_json(module_json(root, "orderflow.bench.http_front", arguments, TIMEOUT_SECONDS))
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
         reason = f"the HTTP front run failed: {exc}"
         subjects: Sequence[tuple[str, str]] = [(call, RATIO) for call in CALLS]

@@ -8,14 +8,33 @@ subject / floor. Absolute medians are kept beside it for the reader, never judge
 from __future__ import annotations
 
 import enum
+import json
 import statistics
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
 class BenchError(RuntimeError):
     """A benchmark could not produce its figure (the message says what is missing)."""
+
+
+def module_json(root: Path, module: str, args: Sequence[str], timeout: float) -> Any:
+    """``python -m module args`` in a fresh interpreter of this Python, from ``root``; what it
+    printed, read as JSON. Raises OSError, subprocess.SubprocessError (it failed or overran
+    ``timeout``) or ValueError (its output is not JSON)."""
+    done = subprocess.run(  # noqa: S603  (this interpreter, our own module)
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+        cwd=root,
+    )
+    return json.loads(done.stdout)
 
 
 def median(values: Sequence[float]) -> float:

@@ -6,9 +6,7 @@ figure marked "not measured" with the reason, and the others still run.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from orderflow.bench.stats import (
     at_least,
     at_most,
     median,
+    module_json,
     ratio,
 )
 from orderflow.bench.throughput import (
@@ -398,23 +397,12 @@ def _throughput_why(traffic: ReferenceTraffic, censuses: Mapping[str, ServiceCen
 
 def call_cost(options: Options, results: Results) -> None:
     """Each call's cost at 100,000 queued / stored against at 0, extensions on vs plain moto."""
-    command = [
-        sys.executable,
-        "-m",
-        "orderflow.bench.callcost",
-        "--calls",
-        str(options.call_cost_calls),
-    ]
+    arguments = ["--calls", str(options.call_cost_calls)]
     try:
-        done = subprocess.run(  # noqa: S603  (our own module)
-            command,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=CALL_COST_TIMEOUT_SECONDS,
-            cwd=options.root,
+        output = module_json(
+            options.root, "orderflow.bench.callcost", arguments, CALL_COST_TIMEOUT_SECONDS
         )
-        costs = callcost.from_json(json.loads(done.stdout))
+        costs = callcost.from_json(output)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         error = BenchError(f"the cost-per-call run failed: {exc}")
         for call in callcost.CALLS:
