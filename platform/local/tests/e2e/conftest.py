@@ -23,7 +23,10 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +135,38 @@ def pytest_runtest_makereport(
     if report.when == "call":
         item.stash[_CALL_REPORT] = report
     return report
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it holds and return its value; the timeout only guards
+    against a hang."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
+
+
+def start_up(state_dir: Path) -> subprocess.Popen[str]:
+    """``orderflow up`` (clock x10) in a subprocess, its output piped as text."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from orderflow.platform.cli.main import main; main()",
+            "up",
+            "--clock-factor",
+            "10",
+            "--state-dir",
+            str(state_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @pytest.fixture(autouse=True)

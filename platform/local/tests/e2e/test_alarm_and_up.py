@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,20 +23,12 @@ from .conftest import (
     QUIET_TIMEOUT,
     LocalRun,
     mismatches,
+    start_up,
     traffic,
+    wait_for,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
 
 
 def pages(run: LocalRun) -> list[dict[str, Any]]:
@@ -172,22 +160,7 @@ def test_orderflow_up_stops_cleanly_and_leaves_no_process(
 ) -> None:
     # GIVEN `orderflow up` running
     state_dir = tmp_path / "state"
-    up = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from orderflow.platform.cli.main import main; main()",
-            "up",
-            "--clock-factor",
-            "10",
-            "--state-dir",
-            str(state_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    up = start_up(state_dir)
     try:
         local = state_dir / "local.json"
         wait_for(local.is_file, 120, "local.json")

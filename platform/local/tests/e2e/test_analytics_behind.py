@@ -12,10 +12,7 @@ evaluated on the emulator clock. This stage sets analytics' limit to two minutes
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,20 +24,10 @@ from orderflow.local.runtime import LocalRuntime, RuntimeOptions
 from orderflow.messaging import EventPublisher
 from orderflow.platform.orders import order_traffic
 
-from .conftest import mismatches
+from .conftest import mismatches, wait_for
 
 pytestmark = pytest.mark.e2e
 LIMIT_SECONDS = 120
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
 
 
 def test_analytics_held_back_pages_on_its_queue_age_then_catches_up_exactly(

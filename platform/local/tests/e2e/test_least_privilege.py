@@ -16,7 +16,6 @@ would fail (the equivalent of dropping each statement in turn, in one run).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +33,7 @@ from orderflow.local.iam_coverage import (
 from orderflow.local.localstripe import on_stripe
 from orderflow.platform.monitoring import IncidentDesk
 
-from .conftest import LocalRun, mismatches, traffic
+from .conftest import LocalRun, mismatches, traffic, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -93,16 +92,6 @@ def _waiting(desk: IncidentDesk) -> dict[str, Any] | None:
     """The incident of every service, once each waits for the on-call's decision."""
     found = {i.service: i for i in desk.incidents() if i.waiting_for_decision}
     return found if set(found) == set(SERVICES) else None
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
 
 
 def test_every_statement_of_every_role_is_needed_and_nothing_is_denied(

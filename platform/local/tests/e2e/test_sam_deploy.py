@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +39,8 @@ from orderflow.local.stacks import describe_stack
 from orderflow.messaging import EventPublisher
 from orderflow.testing import make_order
 
+from .conftest import wait_for
+
 pytestmark = pytest.mark.e2e
 
 SAM_CLI_ENV = "ORDERFLOW_SAM_CLI"
@@ -57,17 +59,6 @@ def sam_cli() -> str:
     if not path or not Path(path).is_file():
         pytest.skip(f"no sam CLI ({SAM_CLI_ENV} unset): run nox -s sam_deploy")
     return path
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = PROCESS_TIMEOUT) -> Any:
-    """Poll ``condition`` until it holds; the timeout only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
 
 
 def copy_package(name: str, root: Path) -> Path:
@@ -254,7 +245,7 @@ class Pipeline:
     def await_processed(self, orders: list[Any], what: str) -> None:
         """Every order charged, its stock moved, its confirmation sent and its event stored."""
         try:
-            wait_for(lambda: not self.missing(orders), what)
+            wait_for(lambda: not self.missing(orders), PROCESS_TIMEOUT, what)
         except AssertionError:
             assert self.missing(orders) == {}, what
             raise

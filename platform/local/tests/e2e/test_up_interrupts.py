@@ -7,17 +7,15 @@ half done. (A third interrupt kills everything at once: ``tests/local/test_stop_
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .test_alarm_and_up import alive, descendants, publish_orders, wait_for
+from .conftest import start_up, wait_for
+from .test_alarm_and_up import alive, descendants, publish_orders
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,22 +30,7 @@ class Up:
 
     def __init__(self, state_dir: Path) -> None:
         self.local = state_dir / "local.json"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from orderflow.platform.cli.main import main; main()",
-                "up",
-                "--clock-factor",
-                "10",
-                "--state-dir",
-                str(state_dir),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        self.process = start_up(state_dir)
         self.started: set[int] = set()
 
     def serving(self) -> None:
