@@ -17,6 +17,9 @@ tests; nothing here fakes a result.
   removes them;
 * ``cfn_resources``: CloudFormation types moto's stacks skip (SNS subscriptions and topic
   policies, SQS queue policies, CloudWatch alarms, SES templates and identities);
+* ``cfn_parameter_constraints``: parameter values that break the template's constraints (or no
+  value at all) refused by CreateStack, UpdateStack and CreateChangeSet, as CloudFormation
+  refuses them;
 * ``cfn_sam_deploy``: the ``AWS::Serverless-2016-10-31`` transform applied by CloudFormation,
   change sets executed completely and queues updated in place (what ``sam deploy`` needs);
 * ``lambda_public_layers``: the public Powertools layer and its SSM parameters in every region;
