@@ -62,6 +62,8 @@ MAX_REAL_POLL_SECONDS = 2.0
 """...here at most 2 real seconds, so that a stop never waits long."""
 INIT_TIMEOUT_SECONDS = 60.0
 SQS_RECEIVE_LIMIT = 10
+WINDOW_RECEIVES = 4
+"""Receives that top up a batch within its batching window (see ``SqsPoller.collect_batch``)."""
 
 OK, PARTIAL, ERROR, TIMEOUT, CRASH = "ok", "partial", "error", "timeout", "crash"
 MAPPING_REPORT = "mapping"
@@ -577,20 +579,25 @@ class SqsPoller:
         return min(self._clock.real(LONG_POLL_SECONDS), MAX_REAL_POLL_SECONDS)
 
     def collect_batch(self) -> list[dict[str, Any]]:
-        """Up to BatchSize messages, waiting up to the batching window once the first arrived."""
+        """Up to BatchSize messages, waiting up to the batching window once the first arrived.
+
+        Within the window the batch is topped up ``WINDOW_RECEIVES`` times at most, at even
+        intervals, each a receive that does not wait: SQS long polling returns as soon as one
+        message is there, so long-polling inside the window hands over a message or two per
+        receive, and receiving every few milliseconds costs the queue a call each time for the
+        same records. A batch that is full stops gathering at once.
+        """
         batch = self._receive(self.spec.batch_size, max(1, round(self._long_poll_seconds())))
         if not batch or not self.spec.batching_window_seconds:
             return batch
-        window_ends = time.monotonic() + self._clock.real(self.spec.batching_window_seconds)
-        while len(batch) < self.spec.batch_size and not self._stop.is_set():
+        window = self._clock.real(self.spec.batching_window_seconds)
+        window_ends = time.monotonic() + window
+        step = window / WINDOW_RECEIVES
+        while len(batch) < self.spec.batch_size:
             remaining = window_ends - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._stop.wait(min(step, remaining)):
                 break
-            more = self._receive(self.spec.batch_size - len(batch), int(remaining))
-            if more:
-                batch.extend(more)
-            else:
-                self._stop.wait(min(0.05, max(remaining, 0.0)))
+            batch.extend(self._receive(self.spec.batch_size - len(batch), 0))
         return batch
 
     def _duplicate(self, messages: list[dict[str, Any]]) -> int:
