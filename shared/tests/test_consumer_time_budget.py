@@ -14,8 +14,11 @@ from orderflow.consumer import (
     ClientTimeouts,
     RecordBudget,
     SqsConsumer,
+    effect_window_ms,
 )
 from orderflow.contracts import OrderEvent
+from orderflow.failures import FailureLedger
+from orderflow.idempotency import OnceOnly
 from orderflow.observability import build_logger
 from orderflow.testing import make_order, sqs_event, sqs_record
 
@@ -156,6 +159,59 @@ def test_a_fifo_batch_keeps_its_order() -> None:
     )  # type: ignore[arg-type]
 
     assert handled == ["ord-0", "ord-1", "ord-2"]
+
+
+@pytest.mark.functional
+def test_an_email_is_sent_only_with_time_left_for_it_and_its_once_only_record(
+    ledger: FailureLedger,
+) -> None:
+    # GIVEN a start window of 19 s for the send, 25 s left, and records whose first calls take
+    # 2 s and whose send takes 3 s (the ledger fixture's in-process AWS holds the once-only table)
+    import boto3  # noqa: PLC0415
+
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="idempotency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    window = effect_window_ms(NON_IDEMPOTENT_TIMEOUTS)
+    assert window == 19_000
+    once = OnceOnly("idempotency", client=dynamodb, start_window_ms=window)
+    sent: list[str] = []
+
+    def run_batch(context: InvocationClock) -> list[str]:
+        once.register_lambda_context(context)  # type: ignore[arg-type]
+
+        def notify(event: OrderEvent) -> None:
+            context.spend(2_000)
+
+            def send() -> dict[str, Any]:
+                context.spend(3_000)
+                sent.append(event.order_id)
+                return {"message_id": f"ses-{event.order_id}"}
+
+            once.run(f"email-{event.order_id}", send)
+
+        consumer = SqsConsumer(
+            "notifications", logger=build_logger("notifications-window"), failure_ledger=ledger
+        )
+        event, _ = ten_orders()
+        response = consumer.process(event, context, notify)  # type: ignore[arg-type]
+        return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+    # WHEN the batch runs: the first record sends with 23 s left, the next ones start (the
+    # record budget is 10 s) but reach their send with 18 s or less
+    failed = run_batch(InvocationClock(left_ms=25_000))
+    # THEN only the first email went out, the others were handed back with nothing done: no
+    # failure recorded, no once-only record left in progress to block their retry
+    assert sent == ["ord-0"]
+    assert failed == [f"m-{n}" for n in range(1, 10)]
+    assert ledger.lookup(failed) == {}
+    # AND their retry, with time enough, sends each of them once (and ord-0 not again)
+    assert run_batch(InvocationClock(left_ms=600_000)) == []
+    assert sorted(sent) == sorted(f"ord-{n}" for n in range(10))
 
 
 def test_the_default_budget_outlasts_the_slowest_call_of_every_consumer_client() -> None:

@@ -162,6 +162,24 @@ def test_ses_throttling_fails_only_that_record_and_its_retry_sends_it_once(
     ]
 
 
+def test_an_email_is_not_sent_without_time_for_it_and_its_record(
+    aws: Any, customer_event: EventFactory
+) -> None:
+    # GIVEN an invocation with 18 s left: more than the 10 s record budget, less than the 19 s
+    # a send and its once-only record need at their worst
+    event = customer_event("order.created", email="ann@customers.example")
+    record = sqs_record(event, message_id="m-1")
+
+    # WHEN the record is delivered
+    response = handler.handler(sqs_event([record]), FakeLambdaContext(timeout_seconds=18.0))
+
+    # THEN SES was not called and the record goes back; its retry, with time, sends it once
+    assert [i["itemIdentifier"] for i in response["batchItemFailures"]] == ["m-1"]
+    assert aws.sent() == []
+    assert deliver(sqs_record(event, message_id="m-1", receive_count=2)) == []
+    assert [e.recipients for e in aws.sent()] == [["ann@customers.example"]]
+
+
 def test_ses_unreachable_fails_the_record(
     aws: Any, customer_event: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,7 +114,7 @@ def test_a_crash_after_the_charge_before_the_publish_then_a_retry(stack, monkeyp
     assert event.payment_id == stack.entries("ord-crash")["charge"]["payment_id"]["S"]
 
 
-def test_a_crash_in_the_middle_of_the_charge_then_a_retry(stack, monkeypatch, timed_out_context):
+def test_a_crash_in_the_middle_of_the_charge_then_a_retry(stack, monkeypatch):
     # GIVEN the process dies right after the provider charged, before anything was remembered
     order = make_order("ord-midcharge")
     real_charge = SimulatedGateway.charge
@@ -126,9 +126,10 @@ def test_a_crash_in_the_middle_of_the_charge_then_a_retry(stack, monkeypatch, ti
 
     monkeypatch.setattr(SimulatedGateway, "charge", charge_then_die)
     with pytest.raises(SimulatedCrash):
-        stack.deliver(sqs_record(order), context=timed_out_context)
+        stack.deliver(sqs_record(order))
 
     # WHEN the message is retried after the dead invocation's deadline
+    assert stack.pass_invocation_deadlines() == 1
     stack.cold_start()
     response = stack.deliver(sqs_record(order, receive_count=2))
 

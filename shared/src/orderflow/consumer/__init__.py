@@ -13,6 +13,7 @@ from orderflow.consumer.budget import (
     RECORD_BUDGET,
     ClientTimeouts,
     RecordBudget,
+    effect_window_ms,
 )
 from orderflow.consumer.entry import LambdaEntry, Service
 from orderflow.contracts.errors import UnexpectedEventError
@@ -29,4 +30,5 @@ __all__ = [
     "Service",
     "SqsConsumer",
     "UnexpectedEventError",
+    "effect_window_ms",
 ]

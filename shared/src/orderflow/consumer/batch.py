@@ -7,6 +7,9 @@ the others are deleted. A record is never acknowledged before its work is durabl
 Records run one after another. Before each, the shell compares the invocation's time left with
 the record budget (``orderflow.consumer.budget``): a record that might not finish is not started
 and is reported failed, so a timeout never cuts a charge or an email off from its durable record.
+A record's effect run through ``OnceOnly`` with a start window is checked again just before it
+starts (``EffectNotStartedError``), after the record's first calls took their time; such a
+record is handed back the same way, with nothing done.
 
 A record not started still used one of its receives: SQS counts every receive towards the
 queue's ``maxReceiveCount``, started or not, and parks the message past it. So the records of a
@@ -36,6 +39,7 @@ from orderflow.contracts.events import EventEnvelope
 from orderflow.contracts.parsing import parse_sqs_record
 from orderflow.contracts.routing import consumed_by
 from orderflow.failures.ledger import FailureLedger
+from orderflow.idempotency.once import EffectNotStartedError
 from orderflow.observability.tracing import TraceHeader, traced_work
 
 if TYPE_CHECKING:
@@ -96,7 +100,11 @@ class SqsConsumer:
                 raise RecordNotStartedError(
                     f"{left} ms left, a record needs {self.record_budget.milliseconds} ms"
                 )
-            self._one(record, handle)
+            try:
+                self._one(record, handle)
+            except EffectNotStartedError:
+                not_started.append(record.message_id)
+                raise
 
         response = process_partial_response(
             event=_most_received_first(event),
@@ -133,6 +141,8 @@ class SqsConsumer:
             # which Powertools records, holds the whole batch); annotated for X-Ray queries.
             with traced_work(self.service, upstream, annotations):
                 handle(contract)
+        except EffectNotStartedError:
+            raise  # not a failure of the record: nothing was done, it simply comes back
         except Exception as exc:
             self._record_failure(record, contract, exc)
             raise

@@ -91,5 +91,21 @@ class RecordBudget:
         return client.worst_case_seconds() + self.margin_seconds <= self.milliseconds / 1000
 
 
+def effect_window_ms(
+    effect: ClientTimeouts,
+    completion: ClientTimeouts = CLIENT_TIMEOUTS,
+    margin_seconds: float = 1.0,
+) -> int:
+    """The time left an effect needs to start (``OnceOnly(start_window_ms=...)``), in ms.
+
+    The effect's call and the once-only record's completion (a DynamoDB write), each at its
+    worst, plus a margin: started with that much left, no timeout falls between them. For an
+    SES send, 9 s + 9 s + 1 s = 19 s.
+    """
+    return int(
+        (effect.worst_case_seconds() + completion.worst_case_seconds() + margin_seconds) * 1000
+    )
+
+
 RECORD_BUDGET = RecordBudget()
 """The budget of every consumer whose clients use these timeouts: 10 s."""

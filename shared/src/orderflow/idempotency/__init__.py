@@ -19,13 +19,19 @@ from orderflow.idempotency.ledger import (
     UpdateConditionFailedError,
 )
 from orderflow.idempotency.memory import MemoryOnceOnly
-from orderflow.idempotency.once import REDRIVE_WINDOW_SECONDS, OnceOnly, register_invocation
+from orderflow.idempotency.once import (
+    REDRIVE_WINDOW_SECONDS,
+    EffectNotStartedError,
+    OnceOnly,
+    register_invocation,
+)
 from orderflow.idempotency.ports import OnceOnlyEffects
 
 __all__ = [
     "REDRIVE_WINDOW_SECONDS",
     "ApplyOutcome",
     "ConditionalLedger",
+    "EffectNotStartedError",
     "LedgerConflictError",
     "LedgerEntry",
     "MemoryOnceOnly",

@@ -21,6 +21,14 @@ record (the payments table, the sent-email ledger) before calling ``run``.
 """
 
 
+class EffectNotStartedError(Exception):
+    """Too little of the invocation is left for the effect and its record; it was not started.
+
+    Raised before the effect, so nothing happened: Powertools deletes the in-progress record,
+    and the consumer shell hands the record back like one it did not start.
+    """
+
+
 _LIVE: weakref.WeakSet[OnceOnly] = weakref.WeakSet()
 """Every once-only store of this container: each invocation's context is registered on all."""
 
@@ -44,6 +52,13 @@ class OnceOnly:
     (an idempotency key at the provider), which is why keys are business identities. A record
     expires (``REDRIVE_WINDOW_SECONDS``): it guards retries and concurrent deliveries, it is not
     the durable record of whether the effect ever happened.
+
+    ``start_window_ms``: the time an effect and its completion need at their worst (for a
+    consumer, ``orderflow.consumer.effect_window_ms``). The effect starts only while the
+    invocation has that much left, checked after the in-progress record is saved, just before
+    the effect: a timeout can then never fall between the effect and its completion, which
+    would run it again on retry (SES has no idempotency key). Otherwise
+    ``EffectNotStartedError``. 0 (the default) never refuses.
     """
 
     def __init__(
@@ -52,6 +67,7 @@ class OnceOnly:
         *,
         client: DynamoDBClient | None = None,
         expires_after_seconds: int = REDRIVE_WINDOW_SECONDS,
+        start_window_ms: int = 0,
     ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
             DynamoDBPersistenceLayer,
@@ -60,6 +76,7 @@ class OnceOnly:
         )
 
         self.table_name = table_name
+        self.start_window_ms = start_window_ms
         self.lambda_context: LambdaContext | None = None
         """The invocation whose deadline in-progress records carry (None before the first)."""
         self._config = IdempotencyConfig(
@@ -79,8 +96,23 @@ class OnceOnly:
         self.lambda_context = context
 
     def run(self, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result."""
-        return self._run(request={"key": key}, effect=effect)
+        """Run ``effect`` unless ``key`` already ran; return its (stored) JSON-able result.
+
+        Raises ``EffectNotStartedError`` (the effect not run, no record kept) when the
+        invocation has less than ``start_window_ms`` left.
+        """
+
+        def within_window() -> dict[str, Any]:
+            context = self.lambda_context
+            if self.start_window_ms and context is not None:
+                left = context.get_remaining_time_in_millis()
+                if left < self.start_window_ms:
+                    raise EffectNotStartedError(
+                        f"{left} ms left, the effect and its record need {self.start_window_ms} ms"
+                    )
+            return effect()
+
+        return self._run(request={"key": key}, effect=within_window)
 
 
 def _run_effect(request: dict[str, str], effect: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -50,7 +50,11 @@ def build(environ: Mapping[str, str], observer: NotificationsObserver) -> Notifi
 
     import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
 
-    from orderflow.consumer import CLIENT_TIMEOUTS, NON_IDEMPOTENT_TIMEOUTS  # noqa: PLC0415
+    from orderflow.consumer import (  # noqa: PLC0415
+        CLIENT_TIMEOUTS,
+        NON_IDEMPOTENT_TIMEOUTS,
+        effect_window_ms,
+    )
     from orderflow.idempotency import OnceOnly  # noqa: PLC0415
     from orderflow.notifications.adapters import (  # noqa: PLC0415
         DynamoDBSentEmails,
@@ -60,14 +64,18 @@ def build(environ: Mapping[str, str], observer: NotificationsObserver) -> Notifi
     # Not Powertools' default client (60 s timeouts): the record budget must outlast each call.
     dynamodb = boto3.client("dynamodb", config=CLIENT_TIMEOUTS.botocore_config())
     # SES has no idempotency key: no retry inside the call (a retried read timeout can be a
-    # second email); a throttle fails the record and SQS retries it. A send at its slowest
-    # still fits the consumer shell's record budget, so no email is started too late for its
-    # once-only record to complete.
+    # second email); a throttle fails the record and SQS retries it. A send starts only with
+    # time left for it and its once-only record's completion, each at its worst (19 s), so no
+    # timeout falls between an accepted email and its record.
     ses = boto3.client("sesv2", config=NON_IDEMPOTENT_TIMEOUTS.botocore_config())
     return Notifier(
         sender=SesEmailSender(ses, sender=sender_address, stage=stage),
         # The LambdaEntry registers each invocation on it (orderflow.idempotency).
-        once=OnceOnly(idempotency_table, client=dynamodb),
+        once=OnceOnly(
+            idempotency_table,
+            client=dynamodb,
+            start_window_ms=effect_window_ms(NON_IDEMPOTENT_TIMEOUTS, completion=CLIENT_TIMEOUTS),
+        ),
         sent=DynamoDBSentEmails(sent_emails_table, client=dynamodb),
         observer=observer,
     )

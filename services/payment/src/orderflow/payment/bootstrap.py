@@ -53,13 +53,14 @@ def build(environ: Mapping[str, str], observer: PaymentObserver) -> Cashier:
 
     import boto3  # noqa: PLC0415  (deferred: keeps cold start off the import path)
 
-    from orderflow.consumer import CLIENT_TIMEOUTS  # noqa: PLC0415
+    from orderflow.consumer import CLIENT_TIMEOUTS, effect_window_ms  # noqa: PLC0415
     from orderflow.idempotency import OnceOnly  # noqa: PLC0415
     from orderflow.messaging import EventPublisher  # noqa: PLC0415
     from orderflow.payment.adapters.dynamodb import DynamoDBPaymentRepository  # noqa: PLC0415
 
-    # The consumer shell's record budget outlasts one call of these clients at its worst, so
-    # a charge is never started too late to be recorded.
+    # The consumer shell's record budget outlasts one call of these clients at its worst, and a
+    # charge or refund starts only with time left for the gateway call and its once-only
+    # record's completion at their worst (19 s): never cut off from its record by a timeout.
     config = CLIENT_TIMEOUTS.botocore_config()
     dynamodb = boto3.client("dynamodb", config=config)
     gateway: PaymentGateway
@@ -77,7 +78,9 @@ def build(environ: Mapping[str, str], observer: PaymentObserver) -> Cashier:
         repository=DynamoDBPaymentRepository(payments_table, client=dynamodb),
         publisher=EventPublisher(topic_arn, client=boto3.client("sns", config=config)),
         # The LambdaEntry registers each invocation on it (orderflow.idempotency).
-        once=OnceOnly(idempotency_table, client=dynamodb),
+        once=OnceOnly(
+            idempotency_table, client=dynamodb, start_window_ms=effect_window_ms(CLIENT_TIMEOUTS)
+        ),
         observer=observer,
     )
 
