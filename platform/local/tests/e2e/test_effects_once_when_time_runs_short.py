@@ -1,16 +1,16 @@
-"""Slow providers, short timeouts and refunds racing their charges: every effect exactly once.
+"""Slow providers, batches near their timeout, refunds racing their charges: effects once.
 
-A slow email provider and a slow card provider make batches run close to the function's
-timeout (the emulator clock at x10 leaves 18 real seconds, 8 of them before the record budget
-stops new records); each function runs with its template's concurrency (as far as the machine
-holds); every refunded order's refund is published before its charge, so the
-two race through payment's environments. The consumer shell starts a record only with its time
-budget left, so no timeout cuts a send or a charge off from its once-only record: no email
-goes out twice and no refund is missing (the refund that overtook its charge waits for it).
-A record not started still used a receive; it comes back ahead of records received fewer
-times and has five receives (the templates' MaxReceiveCount) to find the time. One that finds
-none parks in its DLQ unstarted, an effect missing until it is redriven, so every DLQ must be
-empty here too.
+A slow email provider and a slow card provider make batches run close to the function's timeout
+(30 real seconds: 20 of them before the record budget stops new records, 11 before an email or a
+charge is no longer started); each function runs with its template's concurrency (as far as the
+machine holds); every refunded order's refund is published before its charge, so the two race
+through payment's environments. The consumer shell starts a record only with its time budget
+left, and an effect only with the time it and its record need at their worst (19 s), so no
+timeout cuts a send or a charge off from its once-only record: no email goes out twice and no
+refund is missing (the refund that overtook its charge waits for it). A record not started still
+used a receive; it comes back ahead of records received fewer times and has five receives (the
+templates' MaxReceiveCount) to find the time. One that finds none parks in its DLQ unstarted, an
+effect missing until it is redriven, so every DLQ must be empty here too.
 
 CI runs ``RACE_ORDERS`` orders; ``ORDERFLOW_E2E_RACE_ORDERS=1000`` runs the long version.
 """
@@ -81,8 +81,8 @@ def invocations(run: LocalRun) -> list[dict[str, object]]:
 def test_slow_providers_and_racing_refunds_send_no_email_twice_and_miss_no_refund(
     local_run: Callable[..., LocalRun],
 ) -> None:
-    # GIVEN a slow email provider, a slow card provider, short timeouts (clock x10: 18 real
-    # seconds for payment and notifications) and each function at its template's concurrency
+    # GIVEN a slow email provider, a slow card provider, the clock at x10 (retries come back
+    # soon) and each function at its template's concurrency
     plan = FaultPlan(
         gateway=GatewayFault(latency_ms=250),
         dependencies={

@@ -18,6 +18,7 @@ from orderflow.local.functions import FunctionSpec
 from orderflow.local.pollers import (
     OK,
     InvocationReport,
+    VisibilityHold,
     invocation_timeout,
     order_id_of,
 )
@@ -66,13 +67,29 @@ def test_the_machine_ceiling_follows_its_memory_and_its_cores() -> None:
 
 @pytest.mark.parametrize(
     ("factor", "visibility", "expected"),
-    [(6.0, 180, 30.0), (10.0, 180, 18.0), (6.0, 360, 30.0), (10.0, None, 3.0)],
+    [(6.0, 180, 30.0), (10.0, 180, 30.0), (6.0, 360, 30.0), (10.0, None, 3.0)],
 )
-def test_an_invocation_gets_the_functions_real_timeout_within_the_visibility_timeout(
+def test_an_invocation_gets_the_functions_real_timeout_whatever_the_clock(
     factor: float, visibility: int | None, expected: float
 ) -> None:
     spec = spec_with(timeout_seconds=30)
     assert invocation_timeout(spec, EmulatorClock(factor), visibility) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("factor", "window", "receive_seconds"),
+    # x10: 180 s of visibility pass in 18 real seconds, under a 30 s invocation: held for the
+    # window, the invocation and the deletes (0.1 + 30 + 2 real seconds, 321 emulated); x1:
+    # the queue's own timeout already covers them (Lambda requires visibility >= timeout).
+    [(10.0, 1, 321), (12.0, 0, 384), (1.0, 1, 180)],
+)
+def test_records_are_held_for_as_long_as_their_invocation_may_run(
+    factor: float, window: int, receive_seconds: int
+) -> None:
+    spec = spec_with(timeout_seconds=30, batching_window_seconds=window)
+    hold = VisibilityHold.of(spec, EmulatorClock(factor), 180, 30.0)
+    assert (hold.queue_seconds, hold.receive_seconds) == (180, receive_seconds)
+    assert hold.extended == (factor > 1)
 
 
 def test_crash_limits_hold_when_environments_roll_at_once(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from orderflow.local.pollers import (
     InvocationReport,
     MappingState,
     SqsPoller,
+    VisibilityHold,
     failed_message_ids,
 )
 
@@ -151,6 +152,47 @@ def test_only_the_records_the_response_names_come_back(queue: tuple[Any, str, st
     # THEN a and c were deleted and only b is delivered again
     assert bodies_left(sqs, url) == ["b"]
     assert (reports[0].outcome, reports[0].succeeded, reports[0].failed) == (PARTIAL, 2, 1)
+
+
+def test_a_held_record_is_not_handed_out_again_while_its_invocation_runs(
+    queue: tuple[Any, str, str],
+) -> None:
+    """A record is invisible to other consumers while it is processed, and a failed one comes
+    back after the queue's visibility timeout
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html;
+    Lambda requires the timeout to be at least the function's,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). The queue's 0 s
+    stands for a compressed clock's timeout that passes before the invocation ends."""
+    # GIVEN two messages on a queue whose visibility timeout is 0 s, polled with a hold
+    sqs, url, arn = queue
+    send(sqs, url, "a", "b")
+    spec = spec_for(url, arn)
+    clock = EmulatorClock(100)
+    hold = VisibilityHold.of(spec, clock, 0, 30.0)
+    seen_while_running: list[list[str]] = []
+
+    def fail_b(event: dict[str, Any]) -> tuple[str, Any]:
+        seen_while_running.append(bodies_left(sqs, url))
+        failed = [r["messageId"] for r in event["Records"] if r["body"] == "b"]
+        return OK, {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+
+    reports: list[InvocationReport] = []
+    poller = SqsPoller(
+        spec,
+        sqs,
+        clock,
+        environment=ScriptedEnvironment(fail_b),  # type: ignore[arg-type]
+        report=reports.append,
+        stop=threading.Event(),
+        hold=hold,
+    )
+    # WHEN the poller runs one batch
+    poller.poll_once()
+    # THEN no other consumer received either record while the invocation ran, a was deleted,
+    # and b was released to the rest of the queue's own timeout (0 s): it is back at once
+    assert seen_while_running == [[]]
+    assert (reports[0].succeeded, reports[0].failed) == (1, 1)
+    assert bodies_left(sqs, url) == ["b"]
 
 
 @pytest.mark.parametrize(

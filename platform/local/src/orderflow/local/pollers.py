@@ -104,17 +104,51 @@ def invocation_timeout(
 
     The work of an invocation (HTTP calls, a slow provider, a busy machine) takes real time,
     which the emulator clock does not compress: compressed, a 30 s function had 5 real seconds
-    at x6, and on a busy machine whole batches timed out halfway through a send. It is capped by
-    the queue's visibility timeout as the clock runs it, so that a record is never handed out
-    again while the invocation that holds it may still run (Lambda requires visibility >=
-    function timeout); without the queue's setting, the timeout runs on the emulator clock.
+    at x6, and on a busy machine whole batches timed out halfway through a send. The queue's
+    visibility timeout, which the clock does compress, may then be shorter than the
+    invocation: the poller receives with a longer one for as long as the invocation may run
+    (``VisibilityHold``), so no record is handed out again while its invocation may still run
+    (Lambda requires visibility >= function timeout). Without the queue's setting, the timeout
+    runs on the emulator clock.
     """
     if visibility_timeout_seconds is None:
         return clock.real(spec.timeout_seconds)
-    return max(
-        clock.real(spec.timeout_seconds),
-        min(float(spec.timeout_seconds), clock.real(visibility_timeout_seconds)),
-    )
+    return float(spec.timeout_seconds)
+
+
+HOLD_SLACK_SECONDS = 2.0
+"""Real seconds a hold adds past the invocation: the deletes (or the release) after it."""
+
+
+@dataclass(frozen=True)
+class VisibilityHold:
+    """The visibility timeout a poller receives with, and the queue's own (emulated seconds).
+
+    On AWS a record is invisible for the queue's visibility timeout from its receive, which is
+    at least the function's timeout. On the compressed clock the queue's timeout can pass in
+    fewer real seconds than the batching window and the invocation take, and SQS would hand the
+    record to a second poller while the first still runs it: a second email. So the poller
+    receives with ``receive_seconds``, long enough on this clock for the window, the whole
+    invocation and its deletes, and when the invocation is over it sets each record it did not
+    delete to what is left of the queue's own timeout (``SqsPoller._release``): a failed record
+    comes back when it would have on AWS, or at once if that time has passed. At clock x1 the
+    two are the queue's (a template's visibility timeout covers its function's).
+    """
+
+    queue_seconds: int
+    receive_seconds: int
+
+    @classmethod
+    def of(
+        cls, spec: FunctionSpec, clock: EmulatorClock, queue_seconds: int, timeout_real: float
+    ) -> VisibilityHold:
+        held = clock.real(spec.batching_window_seconds) + timeout_real + HOLD_SLACK_SECONDS
+        return cls(queue_seconds, max(queue_seconds, math.ceil(clock.emulated(held))))
+
+    @property
+    def extended(self) -> bool:
+        """Whether records are received for longer than the queue's own timeout."""
+        return self.receive_seconds > self.queue_seconds
 
 
 def order_id_of(body: str) -> str:
@@ -513,12 +547,17 @@ class SqsPoller:
         timeout_real: float | None = None,
         injector_sqs: Any = None,
         mapping: MappingState | None = None,
+        hold: VisibilityHold | None = None,
     ) -> None:
         """``sqs`` polls and deletes (with the function's role, as the mapping does);
-        ``injector_sqs`` sends the duplicate copies of fault injection (SQS itself, not the
-        function: the test credentials), ``sqs`` when not given; ``mapping``, when given,
-        pauses polling while the event source mapping is not enabled."""
+        ``injector_sqs`` sends the duplicate copies of fault injection and releases held
+        records (SQS itself and the runtime's clock device, not the function: the test
+        credentials), ``sqs`` when not given; ``mapping``, when given, pauses polling while the
+        event source mapping is not enabled; ``hold``, when extended, is the visibility timeout
+        records are received with (``VisibilityHold``)."""
         self._mapping = mapping
+        self._hold = hold if hold is not None and hold.extended else None
+        self._received_at: dict[str, float] = {}
         self.spec = spec
         self.timeout_real = (
             timeout_real if timeout_real is not None else clock.real(spec.timeout_seconds)
@@ -566,14 +605,20 @@ class SqsPoller:
         return self.invoke(messages, duplicates)
 
     def _receive(self, limit: int, wait_seconds: int) -> list[dict[str, Any]]:
+        hold = {"VisibilityTimeout": self._hold.receive_seconds} if self._hold else {}
         response = self._sqs.receive_message(
             QueueUrl=self.spec.queue_url,
             MaxNumberOfMessages=max(1, min(SQS_RECEIVE_LIMIT, limit)),
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **hold,
         )
-        return list(response.get("Messages", []))
+        messages = list(response.get("Messages", []))
+        if self._hold:
+            received = time.monotonic()
+            self._received_at.update((m["MessageId"], received) for m in messages)
+        return messages
 
     def _long_poll_seconds(self) -> float:
         return min(self._clock.real(LONG_POLL_SECONDS), MAX_REAL_POLL_SECONDS)
@@ -636,6 +681,10 @@ class SqsPoller:
             failed, detail = set(ids), str(payload)[:300]
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         self._delete(succeeded)
+        received_at = {
+            m["MessageId"]: self._received_at.pop(m["MessageId"], None) for m in messages
+        }
+        self._release([m for m in messages if m["MessageId"] in failed], received_at)
         report = InvocationReport(
             service=self.spec.service,
             function=self.spec.function_name,
@@ -656,6 +705,40 @@ class SqsPoller:
         )
         self._report(report)
         return report
+
+    def _release(
+        self, messages: list[dict[str, Any]], received_at: Mapping[str, float | None]
+    ) -> None:
+        """Give held records the rest of the queue's own visibility timeout (``VisibilityHold``).
+
+        A record whose release fails stays invisible for the hold: it comes back later than on
+        AWS, never sooner, and nothing is lost.
+        """
+        if self._hold is None or not messages:
+            return
+        now = time.monotonic()
+        for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
+            chunk = messages[start : start + SQS_RECEIVE_LIMIT]
+            entries = []
+            for n, message in enumerate(chunk):
+                held = now - (received_at[message["MessageId"]] or now)
+                left = self._hold.queue_seconds - self._clock.emulated(held)
+                entries.append(
+                    {
+                        "Id": str(n),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": max(0, math.ceil(left)),
+                    }
+                )
+            try:
+                response = self._injector_sqs.change_message_visibility_batch(
+                    QueueUrl=self.spec.queue_url, Entries=entries
+                )
+            except Exception as error:  # noqa: BLE001  (the hold ends by itself; logged)
+                LOGGER.warning("%s: release of held records: %s", self.spec.function_name, error)
+                continue
+            for failure in response.get("Failed", []):
+                LOGGER.warning("%s: release failed: %s", self.spec.function_name, failure)
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
@@ -696,6 +779,18 @@ def function_role(spec: FunctionSpec, sts: Any) -> RoleSession | None:
     role = RoleSession(sts, spec.role_arn, spec.function_name)
     LOGGER.info("%s runs as %s", spec.function_name, role.current().assumed_role_arn)
     return role
+
+
+def queue_timing(
+    spec: FunctionSpec, sqs: Any, clock: EmulatorClock
+) -> tuple[float, VisibilityHold | None]:
+    """The invocation's real timeout and the visibility hold, from the queue's own timeout."""
+    visibility = sqs.get_queue_attributes(
+        QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"].get("VisibilityTimeout")
+    timeout_real = invocation_timeout(spec, clock, int(visibility) if visibility else None)
+    hold = VisibilityHold.of(spec, clock, int(visibility), timeout_real) if visibility else None
+    return timeout_real, hold
 
 
 def run_worker(
@@ -749,10 +844,7 @@ def run_worker(
         if role is not None
         else injector_sqs
     )
-    visibility = sqs.get_queue_attributes(
-        QueueUrl=spec.queue_url, AttributeNames=["VisibilityTimeout"]
-    )["Attributes"].get("VisibilityTimeout")
-    timeout_real = invocation_timeout(spec, clock, int(visibility) if visibility else None)
+    timeout_real, hold = queue_timing(spec, sqs, clock)
     logs = (
         FunctionLogs(
             role.client("logs", endpoint_url=endpoint_url, region_name=spec.region),
@@ -807,6 +899,7 @@ def run_worker(
             timeout_real=timeout_real,
             injector_sqs=injector_sqs,
             mapping=mapping,
+            hold=hold,
         )
         for n in range(slots)
     ]
