@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -20,15 +21,20 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     return
 
 
+def hash_key_table(client: Any, name: str, key: str) -> None:
+    """An on-demand table keyed by one string attribute."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture
 def ledger() -> Iterator[FailureLedger]:
     """A failure ledger on an in-process moto table."""
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName="failures",
-            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        hash_key_table(client, "failures", "message_id")
         yield FailureLedger("failures", client)

@@ -22,6 +22,8 @@ from orderflow.idempotency import OnceOnly
 from orderflow.observability import build_logger
 from orderflow.testing import make_order, sqs_event, sqs_record
 
+from .conftest import hash_key_table
+
 
 @dataclass
 class InvocationClock:
@@ -170,12 +172,7 @@ def test_an_email_is_sent_only_with_time_left_for_it_and_its_once_only_record(
     import boto3  # noqa: PLC0415
 
     dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    hash_key_table(dynamodb, "idempotency", "id")
     window = effect_window_ms(NON_IDEMPOTENT_TIMEOUTS)
     assert window == 19_000
     once = OnceOnly("idempotency", client=dynamodb, start_window_ms=window)

@@ -23,6 +23,8 @@ from orderflow.idempotency import (
 )
 from orderflow.testing import FakeLambdaContext
 
+from .conftest import hash_key_table
+
 pytestmark = pytest.mark.functional
 
 
@@ -31,12 +33,7 @@ def dynamodb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb")
         for name, key in (("ledger", "entry_id"), ("levels", "sku"), ("idempotency", "id")):
-            client.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            hash_key_table(client, name, key)
         client.put_item(TableName="levels", Item={"sku": {"S": "sku-1"}, "level": {"N": "10"}})
         yield client
 
