@@ -9,6 +9,11 @@ The ceiling is the same run with every function's handler replaced by one that d
 the embedded AWS serves the same SNS publishes and the same SQS receives and deletes, through
 the same event source mapping pollers, with no consumer work at all.
 
+Events go out from ``PUBLISHERS`` publishers at once, as the demo's order API publishes them
+(``orderflow.local.demo.ConcurrentPublisher``: each order's events in one lane, in order, each
+its own SNS Publish): an order API is a fleet, and one publisher waiting on each Publish in turn
+measured its own round trips, not the pipeline.
+
 Both kinds of worker cannot poll the same queues at once, so the ceiling runs come before and
 after the pipeline runs, and the figure is the ratio of the medians.
 
@@ -44,6 +49,8 @@ ORDER_API = "order-api"
 POLL_SECONDS = 0.02
 WARM_UP_ORDERS = 8
 STAGE = "bench"
+PUBLISHERS = 8
+"""Publishers at once, as many as the demo's order API (``DemoOptions.publishers``)."""
 MIN_ORDERS_PER_SECOND = 2.0
 """A run of N orders times out after ``max(timeout, N / MIN_ORDERS_PER_SECOND)`` seconds."""
 LEFT_OUT_FOR_PLAIN_MOTO = ("sqs_index", "request_routing", "sns_signing", "dynamodb_transactions")
@@ -139,7 +146,7 @@ class Run:
 
 def run_once(
     workers: Workers,
-    publish: Callable[[EventEnvelope], object],
+    publish: Callable[[Sequence[EventEnvelope]], object],
     events: Sequence[EventEnvelope],
     expected: Mapping[str, int],
     timeout: float,
@@ -152,8 +159,7 @@ def run_once(
     """
     before = workers.processed()
     started = time.time()
-    for event in events:
-        publish(event)
+    publish(events)
     deadline = time.monotonic() + timeout
     while True:
         now = workers.processed()
@@ -192,7 +198,7 @@ def _phase(
     handler: str | None,
     seeds: Sequence[int],
     orders: int,
-    publish: Callable[[EventEnvelope], object],
+    publish: Callable[[Sequence[EventEnvelope]], object],
     timeout: float,
     failed: Counter[str],
 ) -> list[float]:
@@ -231,7 +237,6 @@ class _System:
     def __init__(self, root: Path, state_dir: Path, timeout: float) -> None:
         from orderflow.emulator.server import EmbeddedAwsError  # noqa: PLC0415
         from orderflow.local.runtime import LocalRuntime, RuntimeOptions  # noqa: PLC0415
-        from orderflow.messaging import EventPublisher  # noqa: PLC0415
         from orderflow.platform.errors import PlatformError  # noqa: PLC0415
 
         options = RuntimeOptions(stage=STAGE, state_dir=state_dir, sync_alarms=False, root=root)
@@ -248,13 +253,21 @@ class _System:
         except BaseException:
             self.runtime.stop()
             raise
-        self.publish = EventPublisher(
-            resources.topic_arn, client=self.runtime.client("sns")
-        ).publish
+        self.topic_arn = resources.topic_arn
+        self.clients = [self.runtime.new_client("sns") for _ in range(PUBLISHERS)]
         self.timeout = timeout
         # Every run its own orders (order ids follow the seed), so no run replays another.
         self._seeds = itertools.count(1000)
         self.failed: Counter[str] = Counter()
+
+    def publish(self, events: Sequence[EventEnvelope]) -> None:
+        """Publish ``events`` from ``PUBLISHERS`` publishers at once; return when all are out."""
+        from orderflow.local.demo import ConcurrentPublisher  # noqa: PLC0415
+
+        publisher = ConcurrentPublisher(self.topic_arn, self.clients).start(events)
+        publisher.join()
+        if publisher.errors:
+            raise BenchError(f"publishing failed: {publisher.errors[0]}")
 
     def phase(self, handler: str | None, runs: int, orders: int) -> list[float]:
         return _phase(
