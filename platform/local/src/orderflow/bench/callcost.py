@@ -7,7 +7,10 @@ while 0, 1,000, 10,000 and 100,000 messages are queued or items stored:
 * ReceiveMessage of 10 plus DeleteMessageBatch of them, from a queue holding N (the 10 are sent
   untimed before each call);
 * Publish to a topic with 4 SQS subscriptions whose queues hold N between them (N / 4 each);
-* TransactWriteItems with one Put into a table holding N items.
+* TransactWriteItems with one Put into a table holding N items;
+* Query by hash key (10 items) on a table with a range key holding N items besides them, under
+  other hash keys (10 a key). It is measured and printed with the others but is not in
+  ``CALLS``, the rows the bench's figures are made of.
 
 The backlog is written to moto's model directly (a Message appended to the queue, an item put
 into the table): through the API, plain moto takes minutes to queue 10,000 messages. Plain moto
@@ -43,6 +46,10 @@ CALLS = (
     "Publish to 4",
     "TransactWriteItems",
 )
+QUERY = "Query by hash key"
+MEASURED = (*CALLS, QUERY)
+"""Every call measured: ``CALLS`` and the Query row."""
+QUERY_ITEMS = 10
 SIDES = ("extensions", "plain moto")
 BATCH = 10
 SUBSCRIBERS = 4
@@ -142,12 +149,60 @@ def _fill_table(table_name: str, count: int) -> None:
         backend.put_item(table_name, {"pk": {"S": f"backlog-{number}"}})
 
 
+def _fill_keyed_table(table_name: str, count: int) -> None:
+    """``count`` items under ``count / QUERY_ITEMS`` other hash keys, written to moto's model."""
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    for number in range(count):
+        item = {
+            "pk": {"S": f"backlog-{number // QUERY_ITEMS}"},
+            "sk": {"S": f"{number % QUERY_ITEMS:04d}"},
+        }
+        backend.put_item(table_name, item)
+
+
+def _query_call(calls: int, size: int) -> Timing:
+    import boto3  # noqa: PLC0415
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="bench-query",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    _fill_keyed_table("bench-query", size)
+    for number in range(QUERY_ITEMS):
+        item: Any = {"pk": {"S": "order-1"}, "sk": {"S": f"{number:04d}"}}
+        dynamodb.put_item(TableName="bench-query", Item=item)
+
+    def query() -> None:
+        got = dynamodb.query(
+            TableName="bench-query",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "order-1"}},
+        )
+        if got["Count"] != QUERY_ITEMS:
+            raise RuntimeError(f"Query returned {got['Count']} items, not {QUERY_ITEMS}")
+
+    return _median_call(query, lambda: None, calls)
+
+
 def _one_size(call: str, size: int, calls: int) -> Timing:
     import boto3  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415
 
     entries: Any = [{"Id": str(i), "MessageBody": '{"order": 1}'} for i in range(BATCH)]
     with mock_aws():
+        if call == QUERY:
+            return _query_call(calls, size)
         sqs = boto3.client("sqs", region_name=REGION)
         if call == CALLS[0]:
             url = sqs.create_queue(QueueName="bench")["QueueUrl"]
@@ -208,7 +263,7 @@ def measure_side(
 ) -> list[CallCost]:
     """Every call at every size on one side (this process's moto as it is now)."""
     costs = []
-    for call in CALLS:
+    for call in MEASURED:
         reached = True
         for size in sizes:
             timing = _one_size(call, size, calls) if reached else None
