@@ -18,10 +18,18 @@ dict with every registered ``BackendDict`` through a Python ``__eq__``, on every
 per request). Once an account's backend exists and its dict is registered, the lookup is a plain
 dict read here; the first lookup, and any after ``BackendDict.reset()`` (which empties every
 registered dict), still go through moto's creating path.
+
+Then ``BaseResponse.call_action`` finds the action's method: it lists every function of the
+response class (``method_names_from_class``: ``inspect.getmembers``, which looks up and sorts
+every attribute of the class and its bases, some 500 for a service like SQS) only to ask whether
+the action's name is among them. Here that question is answered for the one name: it is an
+attribute of the class or one of its bases and a plain function. The answer is read from the
+class as it is at that moment, so a method added or removed later (by an extension) is seen.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -62,7 +70,31 @@ def _fast_lookup(getitem: Callable[[Any, str], Any]) -> Callable[..., Any]:
     return lookup
 
 
+class MethodNames:
+    """The names of a class's functions (``inspect.getmembers(cls, inspect.isfunction)``), for
+    ``in`` only: each test looks up the one name asked about."""
+
+    def __init__(self, cls: type) -> None:
+        self._cls = cls
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if not any(name in vars(klass) for klass in self._cls.__mro__):
+            return False
+        try:
+            return inspect.isfunction(getattr(self._cls, name))
+        except AttributeError:
+            return False
+
+
+def method_names(cls: object) -> MethodNames:
+    """What ``call_action`` asks ``method_names_from_class`` for: is an action a method."""
+    return MethodNames(cls if isinstance(cls, type) else type(cls))
+
+
 def _patches() -> list[Patch]:
+    from moto.core import responses  # noqa: PLC0415
     from moto.core.base_backend import BackendDict  # noqa: PLC0415
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
 
@@ -70,6 +102,7 @@ def _patches() -> list[Patch]:
     return [
         Patch(DomainDispatcherApplication, "get_backend_for_host", _cached(original)),
         Patch(BackendDict, "__getitem__", _fast_lookup(BackendDict.__getitem__)),
+        Patch(responses, "method_names_from_class", method_names),
     ]
 
 
@@ -77,10 +110,12 @@ _EXTENSION = Extension("request-routing", _patches)
 
 
 def install() -> None:
-    """Route each host once, and read an existing account backend without moto's lock."""
+    """Route each host once, read an existing account backend without moto's lock, and find an
+    action's method without listing the response class."""
     _EXTENSION.install()
 
 
 def uninstall() -> None:
-    """Back to moto's routing (a directory scan per request) and its locked lookups."""
+    """Back to moto's routing (a directory scan per request), its locked lookups and its
+    listing of every method per request."""
     _EXTENSION.uninstall()
