@@ -1275,3 +1275,30 @@ def test_an_alarm_pages_an_encrypted_topic_only_if_the_key_policy_lets_cloudwatc
     on_key = [d for d in iam_enforcement.decisions() if d.resource == key]
     assert {d.action for d in on_key} == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert all(d.allowed is cloudwatch_may_use_the_key for d in on_key)
+
+
+def test_the_latest_hundred_thousand_decisions_are_kept_oldest_first() -> None:
+    # GIVEN more decisions than are kept
+    iam_enforcement.clear_decisions()
+    kept = iam_enforcement._MAX_DECISIONS
+    try:
+        for number in range(kept + 5):
+            iam_enforcement._record(
+                Decision(
+                    principal="arn:aws:sts::123456789012:assumed-role/r/s",
+                    role_name="r",
+                    action="sqs:SendMessage",
+                    resource=f"arn:aws:sqs:us-east-1:123456789012:q{number}",
+                    allowed=True,
+                    reason="allowed",
+                    statement=None,
+                )
+            )
+
+        # THEN the first five are gone and the rest are there, in the order they were made
+        recorded = iam_enforcement.decisions()
+        assert len(recorded) == kept
+        assert recorded[0].resource.endswith(":q5")
+        assert recorded[-1].resource.endswith(f":q{kept + 4}")
+    finally:
+        iam_enforcement.clear_decisions()
